@@ -1,0 +1,373 @@
+"""The adapter base class: configuration, source checks, the single HTTP transport, downloads."""
+
+import ipaddress
+import itertools
+import re
+import time
+from datetime import timedelta, timezone
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import requests
+
+from .errors import (
+    AuthError,
+    PermanentError,
+    RateLimitError,
+    RetryableError,
+    SignatureError,
+)
+from .events import WebhookResponse
+
+USER_AGENT = "crm_voip/18.0"
+
+# Recording formats we store. Anything else (an HTML login page, a JSON error) is refused.
+AUDIO_MIMETYPES = {
+    "audio/mpeg": "audio/mpeg",
+    "audio/mp3": "audio/mpeg",
+    "audio/mpeg3": "audio/mpeg",
+    "audio/x-mpeg": "audio/mpeg",
+    "audio/x-mpeg-3": "audio/mpeg",
+    "audio/x-mp3": "audio/mpeg",
+    "audio/wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/x-wav": "audio/wav",
+    "audio/vnd.wave": "audio/wav",
+    "audio/ogg": "audio/ogg",
+    "audio/x-ogg": "audio/ogg",
+    "application/ogg": "audio/ogg",
+}
+# Types some servers use for any file: accepted only when the bytes look like audio.
+GENERIC_BINARY_MIMETYPES = {"", "application/octet-stream", "binary/octet-stream"}
+SNIFF_BYTES = 12
+
+_UTC_OFFSET_RE = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
+def sniff_audio(head):
+    """Audio mimetype recognised from the first bytes of a file, or ``None``."""
+    if head.startswith(b"ID3"):
+        return "audio/mpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"OggS"):
+        return "audio/ogg"
+    # A bare MPEG audio frame: 11 sync bits, then a non-reserved version and layer.
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        version_bits = (head[1] >> 3) & 0x03
+        layer_bits = (head[1] >> 1) & 0x03
+        if version_bits != 0x01 and layer_bits != 0x00:
+            return "audio/mpeg"
+    return None
+
+
+def parse_allowlist(entries):
+    """Parse IP allow-list entries (IPs or CIDR blocks, as a list or a comma/space separated
+    string) into networks. Raises ``ValueError`` naming the first invalid entry."""
+    if isinstance(entries, str):
+        entries = re.split(r"[\s,;]+", entries)
+    networks = []
+    for entry in entries or ():
+        entry = str(entry).strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"Invalid IP allow-list entry {entry!r}") from None
+    return networks
+
+
+def resolve_timezone(name):
+    """A tzinfo from an IANA name (``Europe/Moscow``) or a fixed offset (``UTC+3``,
+    ``GMT-05:30``, ``+03:00``) as Zadarma's ``/v1/info/timezone/`` reports it."""
+    name = (name or "").strip()
+    if not name:
+        raise PermanentError("No timezone configured")
+    if name.upper() in ("UTC", "GMT", "Z"):
+        return timezone.utc
+    match = _UTC_OFFSET_RE.match(name)
+    if match:
+        sign, hours, minutes = match.groups()
+        offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if offset >= timedelta(hours=24):
+            raise PermanentError(f"Invalid timezone offset {name!r}")
+        return timezone(-offset if sign == "-" else offset)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PermanentError(f"Unknown timezone {name!r}") from None
+
+
+class ProviderAdapter:
+    """Speaks one PBX's protocol. Built by ``crm.voip.provider`` from a plain config dict.
+
+    Config keys: ``api_key``, ``api_secret``, ``webhook_secret``, ``base_url``, ``timezone``,
+    ``timeout`` (seconds), ``replay_window`` (seconds), ``max_event_age`` (seconds),
+    ``ip_allowlist`` (list of IPs / CIDR blocks). A missing, empty or 0 value takes the default.
+
+    Every network call goes through ``_request()``; nothing else touches the network.
+    """
+
+    code = None  # set by @registry.register
+    name = "VoIP provider"
+    DEFAULT_BASE_URL = ""
+    DEFAULTS = {
+        "timeout": 10,
+        "replay_window": 300,
+        "max_event_age": 86400,
+        "timezone": "Europe/Moscow",
+        "ip_allowlist": (),
+    }
+
+    def __init__(self, config=None):
+        self.config = dict(config or {})
+        self.timeout = float(self._setting("timeout"))
+        self._session = None
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def _setting(self, key):
+        """Config value, falling back to the default when missing, empty or 0 (an unset
+        Odoo integer field: a zero timeout or window would refuse everything)."""
+        value = self.config.get(key)
+        if value in (None, "", [], (), 0):
+            value = self.DEFAULTS.get(key)
+        return value
+
+    @property
+    def base_url(self):
+        return (self.config.get("base_url") or self.DEFAULT_BASE_URL).rstrip("/")
+
+    def _require(self, key, label):
+        value = self.config.get(key)
+        if not value:
+            raise AuthError(f"{label} is not configured")
+        return value
+
+    def account_timezone(self):
+        """The tzinfo of config ``timezone`` (the PBX account's local time)."""
+        return resolve_timezone(self._setting("timezone"))
+
+    # -- webhooks ------------------------------------------------------------------------------
+
+    def check_source(self, remote_addr):
+        """Refuse a webhook from an address outside config ``ip_allowlist`` (if one is set)."""
+        allowlist = self.config.get("ip_allowlist")
+        if not allowlist:
+            return
+        try:
+            networks = parse_allowlist(allowlist)
+        except ValueError as error:
+            raise SignatureError(str(error)) from None
+        if not networks:
+            return
+        try:
+            address = ipaddress.ip_address((remote_addr or "").strip())
+        except ValueError:
+            raise SignatureError(f"Invalid source address {remote_addr!r}") from None
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not any(address in network for network in networks):
+            raise SignatureError(f"Source address {address} is not in the IP allow-list")
+
+    def handshake(self, request):
+        """Answer for a URL-verification request, or ``None`` when ``request`` is not one."""
+        return None
+
+    def verify(self, request):
+        """Raise ``SignatureError`` unless ``request`` provably comes from the PBX (and is
+        fresh), ``MalformedEventError`` if it cannot even be checked."""
+        raise NotImplementedError
+
+    def parse(self, request):
+        """The normalized ``CallEvent`` list of a verified request (possibly empty)."""
+        raise NotImplementedError
+
+    def routing_reply(self, decision):
+        """The answer to a call-starting event carrying a ``RoutingDecision``."""
+        return WebhookResponse()
+
+    def ack(self, events, duplicates=0):
+        """The answer once the ``events`` are stored; ``duplicates`` (count or list) were
+        already known."""
+        return WebhookResponse()
+
+    def error_reply(self, error):
+        """The answer to a refused webhook (``WebhookError``)."""
+        return WebhookResponse.text(error.reason, status=error.status)
+
+    # -- REST ----------------------------------------------------------------------------------
+
+    def originate(self, extension, number, caller_id=None):
+        """Click-to-call: ring ``extension``, then connect it to ``number``."""
+        raise PermanentError(f"{self.name} does not support click-to-call")
+
+    def recording_link(self, recording_ref, call_id=None):
+        """A ``RecordingLink`` to download the recording ``recording_ref`` of call ``call_id``."""
+        raise PermanentError(f"{self.name} does not support recording download")
+
+    def list_extensions(self):
+        """The PBX's extensions as a list of ``Extension``."""
+        raise PermanentError(f"{self.name} does not support listing extensions")
+
+    def call_history(self, start, end):
+        """Calls between aware datetimes ``start`` and ``end`` as a list of ``HistoryCall``."""
+        raise PermanentError(f"{self.name} does not support call history")
+
+    def test_connection(self):
+        """Check the credentials; return a short human-readable status line."""
+        raise PermanentError(f"{self.name} has no API to test")
+
+    def download(self, url, max_bytes, chunk_size=65536):
+        """Stream the audio file at ``url`` as byte chunks (a generator: nothing is requested
+        before the first chunk is consumed).
+
+        Raises ``PermanentError`` if the file exceeds ``max_bytes`` or is not mp3/wav/ogg audio.
+        The detected mimetype is left in ``self.last_download_mimetype``.
+        """
+        if not max_bytes or max_bytes <= 0:
+            raise ValueError("max_bytes must be a positive number of bytes")
+        self.last_download_mimetype = None
+        response = self._request("GET", url, headers=self._download_headers(url), stream=True)
+        try:
+            self._check_response(response, self._error_message(response))
+            declared = (response.headers.get("Content-Length") or "").strip()
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise PermanentError(
+                    f"Recording is {int(declared)} bytes, above the {max_bytes} bytes limit"
+                )
+            chunks = response.iter_content(chunk_size=chunk_size)
+            head = b""
+            for chunk in chunks:
+                head += chunk
+                if len(head) >= SNIFF_BYTES:
+                    break
+            if not head:
+                raise PermanentError("Recording is empty")
+            self.last_download_mimetype = self._audio_mimetype(response, head)
+            total = 0
+            for piece in itertools.chain((head,), chunks):
+                total += len(piece)
+                if total > max_bytes:
+                    raise PermanentError(f"Recording exceeds the {max_bytes} bytes limit")
+                if piece:
+                    yield piece
+        finally:
+            response.close()
+
+    def _download_headers(self, url):
+        """Headers for downloading ``url`` (e.g. auth when it is the provider's own API)."""
+        return {}
+
+    @staticmethod
+    def _audio_mimetype(response, head):
+        declared = (response.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if declared in AUDIO_MIMETYPES:
+            return AUDIO_MIMETYPES[declared]
+        if declared in GENERIC_BINARY_MIMETYPES:
+            sniffed = sniff_audio(head)
+            if sniffed:
+                return sniffed
+            raise PermanentError("Recording is not mp3, wav or ogg audio")
+        raise PermanentError(f"Recording has Content-Type {declared!r}, expected audio")
+
+    # -- transport -----------------------------------------------------------------------------
+
+    def _get_session(self):
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.headers["User-Agent"] = USER_AGENT
+        return self._session
+
+    def close(self):
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _request(
+        self, method, url, *, params=None, data=None, json=None, headers=None, stream=False
+    ):
+        """The one place that talks to the network. Always applies ``self.timeout``; turns
+        network failures into ``RetryableError`` (``PermanentError`` for an unusable URL).
+        HTTP error statuses are returned as-is: each adapter maps them with its own rules."""
+        # Only the host goes into messages: URLs may carry tokens (recording links).
+        host = urlsplit(url).netloc or url[:64]
+        try:
+            return self._get_session().request(
+                method,
+                url,
+                params=params,
+                data=data,
+                json=json,
+                headers=headers,
+                stream=stream,
+                timeout=self.timeout,
+            )
+        except requests.exceptions.Timeout:
+            raise RetryableError(f"{host}: no answer within {self.timeout:g} s") from None
+        except (
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidURL,
+        ):
+            raise PermanentError(f"Invalid URL for {self.name}: {host!r}") from None
+        except requests.exceptions.ConnectionError:
+            raise RetryableError(f"{host}: connection failed") from None
+        except requests.exceptions.RequestException as error:
+            raise RetryableError(f"{host}: {type(error).__name__}") from None
+
+    # -- response mapping ----------------------------------------------------------------------
+
+    @staticmethod
+    def _error_message(response):
+        """A short error text from a JSON error body (``message`` / ``error``), if any."""
+        if response.status_code < 400:
+            return ""
+        try:
+            payload = response.json()
+        except ValueError:
+            return ""
+        if isinstance(payload, dict):
+            for key in ("message", "error", "detail"):
+                if isinstance(payload.get(key), str):
+                    return payload[key][:200]
+        return ""
+
+    def _check_response(self, response, message=""):
+        """Map an HTTP error status to a typed error: 401/403 → ``AuthError``, 429 →
+        ``RateLimitError``, 5xx → ``RetryableError``, other 4xx → ``PermanentError``."""
+        status = response.status_code
+        if status < 400:
+            return
+        detail = f"{self.name}: {message or 'HTTP error'} (HTTP {status})"
+        if status in (401, 403):
+            raise AuthError(detail, status_code=status)
+        if status == 429:
+            raise RateLimitError(detail, self._retry_after(response), status_code=status)
+        if status >= 500:
+            raise RetryableError(detail, status_code=status)
+        raise PermanentError(detail, status_code=status)
+
+    @staticmethod
+    def _retry_after(response, default=60):
+        """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``X-RateLimit-Reset``
+        (seconds, or a Unix time)."""
+        retry_after = (response.headers.get("Retry-After") or "").strip()
+        if retry_after:
+            if retry_after.isdigit():
+                return max(1, int(retry_after))
+            try:
+                when = parsedate_to_datetime(retry_after)
+                return max(1, int(when.timestamp() - time.time()))
+            except (TypeError, ValueError, OverflowError):
+                pass
+        reset = (response.headers.get("X-RateLimit-Reset") or "").strip()
+        try:
+            seconds = float(reset)
+        except ValueError:
+            return default
+        if seconds > 1e9:  # an absolute Unix time, not a delay
+            seconds -= time.time()
+        return max(1, min(int(seconds), 86400))

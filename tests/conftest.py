@@ -1,0 +1,29 @@
+"""Load the suite's pure-Python parts without Odoo.
+
+``crm_voip/__init__.py`` imports the Odoo models, so the provider layer is loaded
+under the alias ``voip_providers`` straight from its folder. The repository root
+is put on ``sys.path`` for ``vats_simulator``, which is a top-level package.
+"""
+
+import importlib.util
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PROVIDERS_DIR = ROOT / "crm_voip" / "providers"
+
+
+def _load_alias(alias, folder):
+    spec = importlib.util.spec_from_file_location(
+        alias, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if "voip_providers" not in sys.modules:
+    _load_alias("voip_providers", PROVIDERS_DIR)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
