@@ -1,0 +1,35 @@
+# The suite's commands. Odoo 18 must be importable by $(PYTHON); everything else
+# (PostgreSQL cluster, Chromium, Python packages) is prepared by the scripts.
+PYTHON ?= python3
+export PYTHON
+
+.PHONY: test demo lint test-pure test-odoo pytest-odoo check-odoo pot
+
+check-odoo:
+	@$(PYTHON) -c 'import odoo' 2>/dev/null || { \
+	  echo "ERROR: Odoo 18 is not importable by '$(PYTHON)'."; \
+	  echo "  Install Odoo 18 so that 'import odoo' works there, or run: make $(MAKECMDGOALS) PYTHON=/path/to/python"; \
+	  echo "  See README.md, section Prerequisite."; exit 2; }
+
+## All tests: lint, framework-free tests, Odoo unit/HTTP tests and tours (Chromium).
+test: check-odoo
+	$(PYTHON) scripts/run_tests.py
+
+## Only the Odoo tests matching TAGS (Odoo --test-tags syntax), e.g. make test-odoo TAGS=/crm_voip
+test-odoo: check-odoo
+	$(PYTHON) scripts/run_tests.py --test-tags "$(TAGS)"
+
+## Lint and framework-free tests, no Odoo database.
+test-pure: check-odoo
+	$(PYTHON) scripts/run_tests.py --skip-odoo
+
+lint:
+	$(PYTHON) -m ruff check .
+
+## The suite with demo data and live simulated calls on http://127.0.0.1:8069
+demo: check-odoo
+	$(PYTHON) scripts/demo.py
+
+## Regenerate every module's i18n/<module>.pot from a fresh database.
+pot: check-odoo
+	$(PYTHON) scripts/export_pot.py

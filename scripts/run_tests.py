@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""`make test`: every test of the suite, against a real Odoo and PostgreSQL.
+
+1. Odoo must be importable (fail in seconds otherwise); the suite's own Python
+   dependencies and Chromium are installed when missing.
+2. Lint (ruff) and the framework-free tests (pytest, no Odoo).
+3. A throwaway PostgreSQL cluster; Odoo's dependencies installed without tests, then
+   the four modules with ``--test-enable`` (unit, HTTP and tour tests).
+4. The Odoo log is checked like OCA's checklog: any ERROR, CRITICAL or WARNING line,
+   any failed test or skipped tour fails the run.
+
+Ends with a line ``N passed, M failed``.
+"""
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+
+import suite_env
+from suite_env import ADDONS, ODOO_DEPENDENCIES, ROOT, log
+
+ODOO_RESULT = re.compile(r"odoo\.tests\.result: (\d+) failed, (\d+) error\(s\) of (\d+) tests")
+PYTEST_SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors|skipped)")
+BAD_LEVELS = re.compile(r"^\S+ \S+ \d+ (WARNING|ERROR|CRITICAL) ")
+# Lines Odoo prints at WARNING level that say nothing about the suite's quality.
+TOLERATED_WARNINGS = (
+    # The headless browser's own console noise about missing fonts or GPU.
+    "Fontconfig",
+)
+
+
+def run_lint():
+    log("ruff check")
+    python = suite_env.python_executable()
+    result = subprocess.run([python, "-m", "ruff", "check", "."], cwd=ROOT, check=False)
+    return result.returncode == 0
+
+
+def run_pytest():
+    """Framework-free tests; returns (passed, failed)."""
+    log("framework-free tests (pytest, no Odoo)")
+    python = suite_env.python_executable()
+    result = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:odoo", "-p", "no:cacheprovider", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    sys.stdout.write(result.stdout[-6000:])
+    sys.stderr.write(result.stderr[-3000:])
+    counts = {"passed": 0, "failed": 0, "error": 0, "errors": 0}
+    tail = result.stdout.strip().splitlines()[-1:] or [""]
+    for number, word in PYTEST_SUMMARY.findall(tail[0]):
+        if word in counts:
+            counts[word] += int(number)
+    failed = counts["failed"] + counts["error"] + counts["errors"]
+    if result.returncode not in (0, 5) and not failed:
+        failed = 1  # pytest crashed before it could count
+    return counts["passed"], failed
+
+
+def check_log(path):
+    """OCA checklog: (problems, odoo_failed, odoo_total)."""
+    problems = []
+    failed = errors = total = 0
+    found_result = False
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            match = ODOO_RESULT.search(line)
+            if match:
+                found_result = True
+                failed, errors, total = (int(g) for g in match.groups())
+                if failed or errors:
+                    problems.append(line.rstrip())
+                continue
+            if BAD_LEVELS.match(line) and not any(t in line for t in TOLERATED_WARNINGS):
+                problems.append(line.rstrip())
+            elif "SkipTest" in line or "skipped" in line.lower() and "tour" in line.lower():
+                problems.append(line.rstrip())
+    if not found_result:
+        problems.append("Odoo printed no test result line: did the install crash?")
+    return problems, failed + errors, total
+
+
+def run_odoo_tests(args):
+    python = suite_env.python_executable()
+    database = f"crm_voip_test_{int(time.time())}"
+    log_dir = ROOT / ".test-logs"
+    log_dir.mkdir(exist_ok=True)
+    deps_log = log_dir / "odoo-dependencies.log"
+    test_log = log_dir / "odoo-tests.log"
+    env = suite_env.odoo_environment()
+    with suite_env.postgres() as cluster:
+        log(f"installing Odoo dependencies ({', '.join(ODOO_DEPENDENCIES)}) without tests")
+        started = time.monotonic()
+        result = subprocess.run(
+            suite_env.odoo_command(
+                cluster,
+                database,
+                "-i",
+                ",".join(ODOO_DEPENDENCIES),
+                "--stop-after-init",
+                "--no-http",
+                "--logfile",
+                str(deps_log),
+                python=python,
+            ),
+            env=env,
+            check=False,
+        )
+        if result.returncode != 0:
+            log(f"installing dependencies failed, see {deps_log}")
+            return 0, 1, [f"dependency install exited {result.returncode}"]
+        log(f"dependencies installed in {time.monotonic() - started:.0f}s")
+        log(f"installing {', '.join(ADDONS)} with --test-enable (log: {test_log})")
+        started = time.monotonic()
+        extra = ["--test-tags", args.test_tags] if args.test_tags else []
+        result = subprocess.run(
+            suite_env.odoo_command(
+                cluster,
+                database,
+                "-i",
+                ",".join(ADDONS),
+                "--test-enable",
+                *extra,
+                "--stop-after-init",
+                "--workers",
+                "0",
+                "--http-interface",
+                "127.0.0.1",
+                "--http-port",
+                str(suite_env.free_port()),
+                "--log-level",
+                "test",
+                "--logfile",
+                str(test_log),
+                python=python,
+            ),
+            env=env,
+            check=False,
+        )
+        log(f"Odoo tests ran in {time.monotonic() - started:.0f}s")
+    problems, failed, total = check_log(test_log)
+    if result.returncode != 0:
+        problems.append(f"Odoo exited with status {result.returncode}")
+    return total - failed, failed + (1 if problems and not failed else 0), problems
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-odoo", action="store_true", help="only lint and pure tests")
+    parser.add_argument("--test-tags", help="Odoo --test-tags filter (fast loop)")
+    args = parser.parse_args()
+    started = time.monotonic()
+
+    version = suite_env.check_odoo()
+    log(f"Odoo {version} found in {suite_env.python_executable()}")
+    suite_env.ensure_python_dependencies()
+    if not args.skip_odoo:
+        suite_env.ensure_chromium()
+
+    lint_ok = run_lint()
+    passed, failed = run_pytest()
+    problems = []
+    if not args.skip_odoo:
+        odoo_passed, odoo_failed, problems = run_odoo_tests(args)
+        passed += odoo_passed
+        failed += odoo_failed
+    if not lint_ok:
+        failed += 1
+        problems.insert(0, "ruff found problems (see above)")
+
+    for problem in problems:
+        print(f"FAIL: {problem}")
+    log(f"make test took {time.monotonic() - started:.0f}s")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed or problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

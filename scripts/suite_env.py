@@ -1,0 +1,325 @@
+"""What `make test`, `make demo` and the benchmarks need around Odoo.
+
+Odoo is a prerequisite (importable as ``odoo`` by ``PYTHON``); everything else is
+prepared here: the suite's Python dependencies, a throwaway PostgreSQL cluster on
+loopback, Chromium for the tours, and the Odoo command line.
+"""
+
+import contextlib
+import os
+import pathlib
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ADDONS = ["crm_voip", "crm_voip_routing", "crm_voip_reports", "crm_voip_dialer"]
+# Odoo modules ours depend on: installed first, without tests, so that `--test-enable`
+# runs only the suite's own tests.
+ODOO_DEPENDENCIES = ["crm", "phone_validation", "mail", "web", "sales_team", "utm", "resource"]
+# import name -> PyPI requirement; setuptools must stay below 81 (Odoo's gevent
+# worker imports pkg_resources) and at least 75.9 (older ones crash-loop it).
+PYTHON_DEPENDENCIES = {
+    "phonenumbers": "phonenumbers",
+    "websocket": "websocket-client",
+    "xlsxwriter": "xlsxwriter",
+    "requests": "requests",
+    "pytest": "pytest",
+    "ruff": "ruff",
+}
+SETUPTOOLS_SPEC = "setuptools>=75.9,<81"
+PG_BIN_CANDIDATES = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/bin"]
+
+
+def log(message):
+    print(f"[suite] {message}", file=sys.stderr, flush=True)
+
+
+def fail(message):
+    print(f"[suite] ERROR: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+# ---------------------------------------------------------------------------
+# Odoo and Python dependencies
+# ---------------------------------------------------------------------------
+
+
+def python_executable():
+    return os.environ.get("PYTHON") or sys.executable
+
+
+def check_odoo(python=None):
+    """Fail fast, and say why, when ``python`` cannot import Odoo 18."""
+    python = python or python_executable()
+    probe = subprocess.run(
+        [python, "-c", "import odoo.release as r; print(r.version_info[0], r.version)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if probe.returncode != 0:
+        reason = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+        fail(
+            f"Odoo 18 is not importable by {python!r} ({reason}).\n"
+            "  Install Odoo 18 (community or enterprise) so that `import odoo` works in that\n"
+            "  interpreter (pip install of an Odoo 18 tree, or a .pth file naming it), or point\n"
+            "  PYTHON=/path/to/python at an interpreter that has it. See README.md."
+        )
+    major, version = probe.stdout.split()
+    if major != "18":
+        fail(f"{python!r} imports Odoo {version}; this suite needs Odoo 18.")
+    return version
+
+
+def _missing_modules(python, names):
+    code = (
+        "import importlib.util, sys\n"
+        f"names = {list(names)!r}\n"
+        "print(' '.join(n for n in names if importlib.util.find_spec(n) is None))"
+    )
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def _setuptools_ok(python):
+    code = (
+        "import setuptools\n"
+        "v = tuple(int(p) for p in setuptools.__version__.split('.')[:2])\n"
+        "print((75, 9) <= v < (81, 0))"
+    )
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
+    return out.stdout.strip() == "True"
+
+
+def ensure_python_dependencies(python=None):
+    """Install the suite's own Python dependencies when they are missing."""
+    python = python or python_executable()
+    wanted = [PYTHON_DEPENDENCIES[n] for n in _missing_modules(python, PYTHON_DEPENDENCIES)]
+    if not _setuptools_ok(python):
+        wanted.append(SETUPTOOLS_SPEC)
+    if not wanted:
+        return
+    log(f"installing Python dependencies: {' '.join(wanted)}")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
+        constraints.write("setuptools<81\n")
+    env = dict(os.environ, PIP_CONSTRAINT=constraints.name, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    result = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", *wanted], env=env, check=False
+    )
+    os.unlink(constraints.name)
+    if result.returncode != 0:
+        fail(f"pip could not install {' '.join(wanted)} for {python!r}")
+
+
+def ensure_chromium():
+    """Return the Chromium binary, installing Debian's package when missing."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        fail("Chromium is needed for the tours: install Debian's `chromium` package.")
+    log("installing Debian's chromium for the tours")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+    result = subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=False)
+    if result.returncode != 0 or not shutil.which("chromium"):
+        fail("apt-get could not install chromium; the tours cannot run.")
+    return shutil.which("chromium")
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pg_bin(tool):
+    for folder in PG_BIN_CANDIDATES:
+        path = pathlib.Path(folder, tool)
+        if path.exists():
+            return str(path)
+    found = shutil.which(tool)
+    if found:
+        return found
+    fail(
+        f"PostgreSQL's {tool} was not found (looked in {', '.join(PG_BIN_CANDIDATES)} and PATH).\n"
+        "  Install Debian's postgresql package, or set PGHOST/PGPORT/PGUSER/PGPASSWORD\n"
+        "  to use a server you already run."
+    )
+
+
+class PostgresCluster:
+    """A throwaway cluster on 127.0.0.1, or the server named by the PG* variables."""
+
+    ROLE = "odoo_suite"
+
+    def __init__(self):
+        self.external = bool(os.environ.get("PGHOST") or os.environ.get("PGPORT"))
+        self.folder = None
+        self.port = None
+        self._run_as = None
+
+    @property
+    def odoo_args(self):
+        if self.external:
+            args = []
+            for flag, var in (
+                ("--db_host", "PGHOST"),
+                ("--db_port", "PGPORT"),
+                ("--db_user", "PGUSER"),
+                ("--db_password", "PGPASSWORD"),
+            ):
+                if os.environ.get(var):
+                    args += [flag, os.environ[var]]
+            return args
+        return ["--db_host", "127.0.0.1", "--db_port", str(self.port), "--db_user", self.ROLE]
+
+    def _as_owner(self, argv):
+        if self._run_as:
+            return ["runuser", "-u", self._run_as, "--", *argv]
+        return argv
+
+    def start(self):
+        if self.external:
+            log(f"using the PostgreSQL server at {os.environ.get('PGHOST', 'localhost')}")
+            return self
+        self.folder = pathlib.Path(tempfile.mkdtemp(prefix="crm_voip_pg_"))
+        if os.geteuid() == 0:
+            # PostgreSQL refuses to run as root: hand the folder to the `postgres` user.
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                fail("running as root but there is no `postgres` OS user to run PostgreSQL")
+            self._run_as = "postgres"
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+        data = self.folder / "data"
+        self.port = free_port()
+        subprocess.run(
+            self._as_owner(
+                [_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.folder}"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            " -c max_connections=200"
+        )
+        subprocess.run(
+            self._as_owner(
+                [
+                    _pg_bin("pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(self.folder / "server.log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "start",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        self.psql(f"CREATE ROLE {self.ROLE} LOGIN CREATEDB SUPERUSER")
+        log(f"PostgreSQL started on 127.0.0.1:{self.port} ({self.folder})")
+        return self
+
+    def psql(self, sql, database="postgres"):
+        if self.external:
+            argv = [_pg_bin("psql"), "-v", "ON_ERROR_STOP=1", "-qAt", "-d", database, "-c", sql]
+        else:
+            argv = [
+                _pg_bin("psql"),
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qAt",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ]
+        return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
+    def stop(self):
+        if self.external or not self.folder:
+            return
+        data = self.folder / "data"
+        subprocess.run(
+            self._as_owner([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        # `kill -0` lies while the postmaster is a zombie: ask pg_ctl.
+        for _ in range(50):
+            status = subprocess.run(
+                self._as_owner([_pg_bin("pg_ctl"), "-D", str(data), "status"]),
+                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if status.returncode == 3:
+                break
+            time.sleep(0.1)
+        else:
+            log(f"WARNING: PostgreSQL in {self.folder} did not stop")
+            return
+        shutil.rmtree(self.folder, ignore_errors=True)
+        log("PostgreSQL stopped")
+
+
+@contextlib.contextmanager
+def postgres():
+    cluster = PostgresCluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+# ---------------------------------------------------------------------------
+# Odoo
+# ---------------------------------------------------------------------------
+
+
+def odoo_command(cluster, database, *args, python=None):
+    python = python or python_executable()
+    return [
+        python,
+        "-m",
+        "odoo",
+        "--addons-path",
+        str(ROOT),
+        "-d",
+        database,
+        *cluster.odoo_args,
+        "--db-filter",
+        f"^{database}$",
+        *args,
+    ]
+
+
+def odoo_environment():
+    # Odoo's server script sets TZ=UTC before anything imports `time`.
+    return dict(os.environ, TZ="UTC", PYTHONUNBUFFERED="1")
