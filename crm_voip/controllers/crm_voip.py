@@ -1,0 +1,133 @@
+import json
+import logging
+from datetime import datetime, timezone
+
+from odoo import http
+from odoo.http import request
+
+from .. import providers
+
+_logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class CrmVoipWebhookController(http.Controller):
+    """The public door of the PBX events: verified, stored, applied, answered.
+
+    Everything after the provider lookup runs as the low-privilege webhook user, in
+    the company of the PBX account; no PBX is called from here.
+    """
+
+    @http.route(
+        "/crm_voip/webhook/<string:token>",
+        type="http",
+        auth="public",
+        methods=["GET", "POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def crm_voip_webhook(self, token, **_kwargs):
+        provider = request.env["crm.voip.provider"].sudo()._find_by_webhook_token(token)
+        if not provider:
+            _logger.warning("crm_voip: webhook for an unknown token from %s", self._remote_addr())
+            return self._reply(404, {"status": "error", "error": "unknown webhook URL"})
+        webhook_user = request.env.ref("crm_voip.user_crm_voip_webhook").sudo()
+        request.update_env(
+            user=webhook_user.id,
+            context={
+                "allowed_company_ids": [provider.company_id.id],
+                "tracking_disable": True,
+                "mail_create_nolog": True,
+                "lang": request.env.context.get("lang") or "en_US",
+            },
+        )
+        provider = provider.with_env(request.env)
+        adapter = provider._get_crm_voip_adapter()
+        webhook_request = self._webhook_request()
+        try:
+            adapter.check_source(webhook_request.remote_addr)
+            handshake = adapter.handshake(webhook_request)
+            if handshake is not None:
+                return self._response(handshake)
+            if webhook_request.method != "POST":
+                return self._reply(405, {"status": "error", "error": "POST expected"})
+            if len(webhook_request.body) > MAX_BODY_BYTES:
+                raise providers.errors.MalformedEventError("request body too large")
+            adapter.verify(webhook_request)
+            call_events = adapter.parse(webhook_request)
+        except providers.errors.SignatureError as error:
+            _logger.warning(
+                "crm_voip: provider %s refused a webhook from %s: %s",
+                provider.id,
+                webhook_request.remote_addr,
+                error,
+            )
+            return self._reply(403, {"status": "error", "error": str(error)})
+        except providers.errors.MalformedEventError as error:
+            _logger.warning("crm_voip: provider %s got a malformed webhook: %s", provider.id, error)
+            return self._reply(400, {"status": "error", "error": str(error)})
+        encoding = getattr(adapter, "last_signature_encoding", None)
+        if encoding:
+            _logger.debug("crm_voip: provider %s signature matched as %s", provider.id, encoding)
+
+        events_model = request.env["crm.voip.event"]
+        new_events, duplicates = events_model._crm_voip_store(provider, call_events)
+        new_events._crm_voip_apply()
+        decision = self._routing_decision(provider, call_events)
+        if decision is not None:
+            return self._response(adapter.routing_reply(decision))
+        return self._response(adapter.ack(call_events, duplicates))
+
+    # ------------------------------------------------------------------
+    # Helpers
+    # ------------------------------------------------------------------
+
+    @staticmethod
+    def _remote_addr():
+        return request.httprequest.remote_addr or ""
+
+    def _webhook_request(self):
+        http_request = request.httprequest
+        return providers.events.WebhookRequest(
+            method=http_request.method,
+            url=http_request.url,
+            path=http_request.path,
+            query=http_request.args.to_dict(),
+            form={},
+            headers=dict(http_request.headers),
+            body=http_request.get_data(cache=True, parse_form_data=False) or b"",
+            content_type=http_request.headers.get("Content-Type", ""),
+            remote_addr=self._remote_addr(),
+            received_at=datetime.now(timezone.utc),
+        )
+
+    @staticmethod
+    def _routing_decision(provider, call_events):
+        """A single "call starting" event is the PBX asking where to send the call."""
+        if len(call_events) != 1 or call_events[0].kind != providers.events.CALL_STARTED:
+            return None
+        call = request.env["crm.voip.call"].search(
+            [
+                ("provider_id", "=", provider.id),
+                ("provider_call_id", "=", call_events[0].provider_call_id),
+            ],
+            limit=1,
+        )
+        return call._crm_voip_routing_decision() if call else None
+
+    @staticmethod
+    def _response(webhook_response):
+        return request.make_response(
+            webhook_response.body,
+            headers=[("Content-Type", webhook_response.content_type)],
+            status=webhook_response.status,
+        )
+
+    @staticmethod
+    def _reply(status, payload):
+        return request.make_response(
+            json.dumps(payload),
+            headers=[("Content-Type", "application/json")],
+            status=status,
+        )

@@ -1,0 +1,47 @@
+from odoo import fields, models
+
+
+class CrmLead(models.Model):
+    _name = "crm.lead"
+    _inherit = ["crm.lead", "crm.voip.phone.mixin"]
+
+    crm_voip_call_ids = fields.One2many("crm.voip.call", "lead_id", string="Call log")
+    crm_voip_call_count = fields.Integer(
+        string="Calls",
+        compute="_compute_crm_voip_call_count",
+        groups="crm_voip.crm_voip_group_user",
+    )
+
+    def _compute_crm_voip_call_count(self):
+        counts = dict(
+            self.env["crm.voip.call"]._read_group(
+                [("lead_id", "in", self.ids)], ["lead_id"], ["__count"]
+            )
+        )
+        for lead in self:
+            lead.crm_voip_call_count = counts.get(lead, 0)
+
+    def action_crm_voip_open_calls(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("crm_voip.crm_voip_call_action")
+        action["domain"] = [("lead_id", "=", self.id)]
+        action["context"] = {"default_lead_id": self.id}
+        return action
+
+    def _crm_voip_best_match(self):
+        """Rank leads sharing a number: open opportunity first, then owned, then the most
+        recently active."""
+        if len(self) <= 1:
+            return self
+
+        def rank(lead):
+            is_open = lead.active and not lead.stage_id.is_won and lead.probability < 100
+            return (
+                is_open and lead.type == "opportunity",
+                is_open,
+                bool(lead.user_id),
+                lead.write_date or fields.Datetime.from_string("1970-01-01"),
+                lead.id,
+            )
+
+        return self.sorted(key=rank, reverse=True)[:1]

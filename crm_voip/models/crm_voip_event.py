@@ -1,0 +1,159 @@
+import logging
+
+from psycopg2 import errors as pg_errors
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from .. import providers
+
+_logger = logging.getLogger(__name__)
+
+EVENT_KINDS = [
+    (providers.events.CALL_STARTED, "Call started"),
+    (providers.events.AGENT_RINGING, "Ringing an extension"),
+    (providers.events.ANSWERED, "Answered"),
+    (providers.events.ENDED, "Ended"),
+    (providers.events.MISSED, "Missed"),
+    (providers.events.OUTGOING_STARTED, "Outgoing call started"),
+    (providers.events.RECORDING_READY, "Recording ready"),
+]
+# An event that failed to apply is retried by the cron this many times, then left for
+# an administrator (shown on the provider form).
+MAX_APPLY_ATTEMPTS = 5
+
+
+class CrmVoipEvent(models.Model):
+    """Every webhook event accepted from a PBX, stored before it is applied.
+
+    ``(provider_id, event_key)`` is unique: a repeated delivery is recognised and
+    answered without being applied twice.
+    """
+
+    _name = "crm.voip.event"
+    _description = "Telephony webhook event"
+    _order = "id desc"
+    _rec_name = "event_key"
+
+    provider_id = fields.Many2one(
+        "crm.voip.provider", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    company_id = fields.Many2one(related="provider_id.company_id", store=True, index=True)
+    event_key = fields.Char(required=True, readonly=True)
+    kind = fields.Selection(EVENT_KINDS, required=True, readonly=True)
+    provider_event = fields.Char(string="PBX event", readonly=True)
+    provider_call_id = fields.Char(string="PBX call id", index=True, readonly=True)
+    occurred_at = fields.Datetime(readonly=True)
+    payload = fields.Json(readonly=True, help="The normalized event, with the raw payload.")
+    state = fields.Selection(
+        [("pending", "To apply"), ("applied", "Applied"), ("error", "Failed")],
+        default="pending",
+        required=True,
+        index=True,
+        readonly=True,
+    )
+    error = fields.Text(readonly=True)
+    attempts = fields.Integer(readonly=True)
+    call_id = fields.Many2one("crm.voip.call", ondelete="set null", index=True, readonly=True)
+
+    _sql_constraints = [
+        (
+            "event_key_unique",
+            "UNIQUE(provider_id, event_key)",
+            "This PBX event was already received.",
+        ),
+    ]
+
+    # ------------------------------------------------------------------
+    # Storing
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _crm_voip_store(self, provider, call_events):
+        """Store the events; return ``(new_records, duplicate_count)``.
+
+        Written with ``INSERT … ON CONFLICT DO NOTHING`` rather than ``create()`` on
+        purpose: a PBX delivers in parallel and retries, and two copies of one event
+        racing each other must end as one row and a 200 for both, not as a unique
+        violation. Under REPEATABLE READ a conflict with a row committed after our
+        snapshot raises a serialization failure, which Odoo answers by retrying the
+        request, whose second run then sees the row and counts a duplicate.
+        """
+        self.check_access("create")
+        new_ids = []
+        for call_event in call_events:
+            row = call_event.to_dict()
+            self.env.cr.execute(
+                SQL(
+                    """
+                    INSERT INTO crm_voip_event (
+                        provider_id, company_id, event_key, kind, provider_event,
+                        provider_call_id, occurred_at, payload, state, attempts,
+                        create_uid, write_uid, create_date, write_date)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0,
+                            %s, %s, now() at time zone 'UTC', now() at time zone 'UTC')
+                    ON CONFLICT (provider_id, event_key) DO NOTHING
+                    RETURNING id
+                    """,
+                    provider.id,
+                    provider.company_id.id,
+                    call_event.event_key[:255],
+                    call_event.kind,
+                    call_event.provider_event or None,
+                    call_event.provider_call_id or None,
+                    fields.Datetime.to_string(call_event.occurred_at.replace(tzinfo=None)),
+                    self._fields["payload"].convert_to_column(row, self),
+                    self.env.uid,
+                    self.env.uid,
+                )
+            )
+            inserted = self.env.cr.fetchone()
+            if inserted:
+                new_ids.append(inserted[0])
+        new_events = self.browse(new_ids)
+        return new_events, len(call_events) - len(new_ids)
+
+    # ------------------------------------------------------------------
+    # Applying
+    # ------------------------------------------------------------------
+
+    def _crm_voip_call_event(self):
+        self.ensure_one()
+        return providers.events.CallEvent.from_dict(self.payload)
+
+    def _crm_voip_apply(self):
+        """Apply each event to its call; a failing event is marked, never lost."""
+        calls = self.env["crm.voip.call"]
+        for event in self:
+            try:
+                with self.env.cr.savepoint():
+                    call = calls._crm_voip_apply_event(
+                        event.provider_id, event._crm_voip_call_event()
+                    )
+                    event.write({"state": "applied", "call_id": call.id, "error": False})
+                    calls |= call
+            except pg_errors.SerializationFailure:
+                raise  # let Odoo retry the whole request or cron batch
+            except Exception as error:  # noqa: BLE001 - any failure is recorded on the event
+                _logger.exception("crm_voip: could not apply event %s", event.event_key)
+                event.write(
+                    {
+                        "state": "error",
+                        "attempts": event.attempts + 1,
+                        "error": f"{type(error).__name__}: {error}",
+                    }
+                )
+        return calls
+
+    def action_retry(self):
+        self.filtered(lambda e: e.state != "applied")._crm_voip_apply()
+
+    @api.model
+    def _cron_crm_voip_retry_events(self):
+        events = self.search(
+            [("state", "in", ("pending", "error")), ("attempts", "<", MAX_APPLY_ATTEMPTS)],
+            order="id",
+            limit=500,
+        )
+        # Oldest first, so a call's events are re-applied in their arrival order.
+        events._crm_voip_apply()

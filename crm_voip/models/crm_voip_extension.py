@@ -1,0 +1,32 @@
+from odoo import fields, models
+
+
+class CrmVoipExtension(models.Model):
+    """Which user answers at which extension of which PBX account."""
+
+    _name = "crm.voip.extension"
+    _description = "Telephony extension of a user"
+    _order = "provider_id, extension"
+    _check_company_auto = True
+    _rec_name = "extension"
+
+    user_id = fields.Many2one("res.users", required=True, ondelete="cascade", index=True)
+    provider_id = fields.Many2one(
+        "crm.voip.provider", required=True, ondelete="cascade", index=True, check_company=True
+    )
+    company_id = fields.Many2one(related="provider_id.company_id", store=True, index=True)
+    extension = fields.Char(required=True, help="Internal number on the PBX, e.g. 101.")
+    mobile = fields.Char(help="The user's mobile, for forwarding when he is away.")
+
+    _sql_constraints = [
+        (
+            "extension_unique",
+            "UNIQUE(provider_id, extension)",
+            "This extension already belongs to a user of this PBX account.",
+        ),
+        (
+            "user_unique",
+            "UNIQUE(provider_id, user_id)",
+            "A user has one extension per PBX account.",
+        ),
+    ]

@@ -1,0 +1,277 @@
+import ipaddress
+import logging
+import secrets
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
+
+from odoo.addons.base.models.res_partner import _tz_get
+
+from .. import providers
+
+_logger = logging.getLogger(__name__)
+
+# A PBX that has sent nothing for this long while calls are expected looks disconnected.
+SILENCE_ALERT = timedelta(hours=24)
+
+
+def _new_webhook_token():
+    return secrets.token_urlsafe(32)
+
+
+class CrmVoipProvider(models.Model):
+    _name = "crm.voip.provider"
+    _description = "Telephony provider (cloud PBX account)"
+    _order = "sequence, id"
+    _check_company_auto = True
+
+    # Description
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    code = fields.Selection(
+        [("zadarma", "Zadarma / Novofon"), ("generic", "Generic signed JSON webhook")],
+        string="PBX",
+        required=True,
+        default="zadarma",
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    country_id = fields.Many2one(
+        "res.country",
+        string="Default country",
+        help="Numbers without an international prefix are read as numbers of this country.",
+        default=lambda self: self.env.company.country_id,
+    )
+    timezone = fields.Selection(
+        _tz_get,
+        string="PBX account timezone",
+        default="Europe/Moscow",
+        required=True,
+        help="Zadarma sends call times in the account's local time.",
+    )
+    use_simulator = fields.Boolean(
+        string="Simulator mode",
+        help="Talk to the suite's VATS simulator instead of the real PBX (demo, tests, training).",
+    )
+
+    # Credentials: only administrators may read them.
+    base_url = fields.Char(
+        string="API base URL",
+        groups="base.group_system",
+        help="Leave empty for the provider's public API.",
+    )
+    api_key = fields.Char(string="API key", groups="base.group_system")
+    api_secret = fields.Char(string="API secret", groups="base.group_system")
+    webhook_secret = fields.Char(
+        groups="base.group_system",
+        help="Generic provider: the HMAC-SHA256 key of the webhooks. "
+        "Zadarma signs its webhooks with the API secret.",
+    )
+    webhook_token = fields.Char(
+        groups="base.group_system",
+        copy=False,
+        default=lambda self: _new_webhook_token(),
+        readonly=True,
+    )
+    webhook_url = fields.Char(compute="_compute_webhook_url", groups="base.group_system")
+
+    # Webhook hardening
+    replay_window = fields.Integer(
+        string="Replay window (s)",
+        default=300,
+        help="Signed webhooks older or newer than this are refused.",
+    )
+    max_event_age = fields.Integer(
+        string="Maximum call age (s)",
+        default=86400,
+        help="Zadarma's signatures carry no timestamp: events of calls started longer ago are "
+        "refused.",
+    )
+    ip_allowlist = fields.Text(
+        string="Allowed source addresses",
+        help="One IP address or network (CIDR) per line or comma-separated. Empty: any address.",
+    )
+
+    # Behaviour
+    unknown_caller_policy = fields.Selection(
+        [
+            ("nothing", "Only log the call"),
+            ("lead", "Create a lead"),
+            ("contact", "Create a contact"),
+        ],
+        default="lead",
+        required=True,
+        help="What happens when a number no contact or lead has calls in.",
+    )
+    line_ids = fields.One2many("crm.voip.line", "provider_id", string="Lines")
+    extension_ids = fields.One2many("crm.voip.extension", "provider_id", string="Extensions")
+
+    # Health
+    # Derived from the event log rather than written on every webhook: concurrent
+    # deliveries would otherwise fight over this row.
+    last_event_date = fields.Datetime(compute="_compute_event_stats")
+    health = fields.Selection(
+        [("never", "No event yet"), ("ok", "Receiving events"), ("silent", "Silent")],
+        compute="_compute_event_stats",
+    )
+    event_error_count = fields.Integer(compute="_compute_event_stats")
+
+    _sql_constraints = [
+        ("webhook_token_unique", "UNIQUE(webhook_token)", "The webhook token must be unique."),
+    ]
+
+    # ------------------------------------------------------------------
+    # Compute
+    # ------------------------------------------------------------------
+
+    @api.depends("webhook_token")
+    def _compute_webhook_url(self):
+        base = self.get_base_url()
+        for provider in self:
+            provider.webhook_url = f"{base}/crm_voip/webhook/{provider.webhook_token}"
+
+    def _compute_event_stats(self):
+        events = self.env["crm.voip.event"]
+        last_dates = dict(
+            events._read_group(
+                [("provider_id", "in", self.ids)], ["provider_id"], ["create_date:max"]
+            )
+        )
+        errors = dict(
+            events._read_group(
+                [("provider_id", "in", self.ids), ("state", "=", "error")],
+                ["provider_id"],
+                ["__count"],
+            )
+        )
+        now = fields.Datetime.now()
+        for provider in self:
+            last = last_dates.get(provider)
+            provider.last_event_date = last
+            provider.event_error_count = errors.get(provider, 0)
+            if not last:
+                provider.health = "never"
+            elif now - last > SILENCE_ALERT:
+                provider.health = "silent"
+            else:
+                provider.health = "ok"
+
+    @api.constrains("ip_allowlist")
+    def _check_ip_allowlist(self):
+        for provider in self:
+            for entry in provider._ip_allowlist_entries():
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValidationError(
+                        self.env._("%(entry)s is not an IP address or network.", entry=entry)
+                    ) from None
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def action_test_connection(self):
+        self.ensure_one()
+        try:
+            message = self._get_crm_voip_adapter().test_connection()
+        except providers.errors.ProviderError as error:
+            raise UserError(
+                self.env._("The PBX refused the connection test: %(error)s", error=error)
+            ) from error
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": self.env._("Connection works"),
+                "message": message or self.env._("The PBX accepted the credentials."),
+                "sticky": False,
+            },
+        }
+
+    def action_rotate_webhook_token(self):
+        for provider in self:
+            provider.webhook_token = _new_webhook_token()
+
+    def action_open_events(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Webhook events"),
+            "res_model": "crm.voip.event",
+            "view_mode": "list,form",
+            "domain": [("provider_id", "=", self.id)],
+            "context": {"search_default_filter_error": 1},
+        }
+
+    # ------------------------------------------------------------------
+    # Business
+    # ------------------------------------------------------------------
+
+    def _ip_allowlist_entries(self):
+        self.ensure_one()
+        raw = (self.ip_allowlist or "").replace(",", "\n")
+        return [entry.strip() for entry in raw.splitlines() if entry.strip()]
+
+    def _get_crm_voip_adapter(self):
+        """Build the provider-layer adapter; reads the secrets, hence sudo."""
+        self.ensure_one()
+        provider_sudo = self.sudo()
+        config = {
+            "api_key": provider_sudo.api_key or "",
+            "api_secret": provider_sudo.api_secret or "",
+            "webhook_secret": provider_sudo.webhook_secret or "",
+            "timezone": provider_sudo.timezone or "UTC",
+            "replay_window": provider_sudo.replay_window,
+            "max_event_age": provider_sudo.max_event_age,
+            "ip_allowlist": provider_sudo._ip_allowlist_entries(),
+        }
+        if provider_sudo.base_url:
+            config["base_url"] = provider_sudo.base_url.rstrip("/")
+        adapter_class = providers.registry.get_adapter_class(provider_sudo.code)
+        return adapter_class(config)
+
+    def _crm_voip_region(self):
+        """ISO country code used to read national numbers."""
+        self.ensure_one()
+        country = self.country_id or self.company_id.country_id
+        return country.code or "RU"
+
+    @api.model
+    def _find_by_webhook_token(self, token):
+        """The provider a webhook URL token belongs to (token compared in SQL, indexed)."""
+        if not token or len(token) > 128:
+            return self.browse()
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM crm_voip_provider WHERE webhook_token = %s AND active",
+                token,
+            )
+        )
+        row = self.env.cr.fetchone()
+        return self.browse(row[0]) if row else self.browse()
+
+    def _crm_voip_user_by_extension(self, extension):
+        self.ensure_one()
+        if not extension:
+            return self.env["res.users"]
+        mapping = self.env["crm.voip.extension"].search(
+            [("provider_id", "=", self.id), ("extension", "=", extension)], limit=1
+        )
+        return mapping.user_id
+
+    def _crm_voip_line_by_number(self, number_e164, raw_number):
+        self.ensure_one()
+        if not (number_e164 or raw_number):
+            return self.env["crm.voip.line"]
+        domain = [("provider_id", "=", self.id)]
+        if number_e164:
+            domain += ["|", ("number_e164", "=", number_e164), ("number", "=", raw_number)]
+        else:
+            domain += [("number", "=", raw_number)]
+        return self.env["crm.voip.line"].search(domain, limit=1)

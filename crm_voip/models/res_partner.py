@@ -1,0 +1,49 @@
+from odoo import fields, models
+
+
+class ResPartner(models.Model):
+    _name = "res.partner"
+    _inherit = ["res.partner", "crm.voip.phone.mixin"]
+
+    crm_voip_call_ids = fields.One2many("crm.voip.call", "partner_id", string="Call log")
+    crm_voip_call_count = fields.Integer(
+        string="Calls",
+        compute="_compute_crm_voip_call_count",
+        groups="crm_voip.crm_voip_group_user",
+    )
+
+    def _compute_crm_voip_call_count(self):
+        counts = dict(
+            self.env["crm.voip.call"]._read_group(
+                [("partner_id", "child_of", self.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            partner.crm_voip_call_count = sum(
+                count
+                for call_partner, count in counts.items()
+                if call_partner.commercial_partner_id == partner.commercial_partner_id
+                or call_partner == partner
+            )
+
+    def action_crm_voip_open_calls(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("crm_voip.crm_voip_call_action")
+        action["domain"] = [("partner_id", "child_of", self.commercial_partner_id.id)]
+        action["context"] = {"default_partner_id": self.id}
+        return action
+
+    def _crm_voip_best_match(self):
+        """Rank partners sharing a number: latest call, then owned, then newest."""
+        if len(self) <= 1:
+            return self
+        last_call = dict(
+            self.env["crm.voip.call"]._read_group(
+                [("partner_id", "in", self.ids)], ["partner_id"], ["date_start:max"]
+            )
+        )
+        epoch = fields.Datetime.from_string("1970-01-01")
+        return self.sorted(
+            key=lambda p: (last_call.get(p) or epoch, bool(p.user_id), not p.parent_id, p.id),
+            reverse=True,
+        )[:1]

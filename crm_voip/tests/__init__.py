@@ -1,0 +1,5 @@
+from . import test_crm_voip_install
+from . import test_crm_voip_webhook
+from . import test_crm_voip_caller_id
+from . import test_crm_voip_security
+from . import test_crm_voip_ui
