@@ -1,0 +1,12 @@
+from odoo.tests import TransactionCase, tagged
+
+
+@tagged("post_install", "-at_install", "crm_voip_routing")
+class TestRoutingInstall(TransactionCase):
+    def test_installed_on_top_of_crm_voip(self):
+        modules = self.env["ir.module.module"].search(
+            [("name", "in", ["crm_voip", "crm_voip_routing"])]
+        )
+        self.assertEqual(set(modules.mapped("state")), {"installed"})
+        dependencies = modules.filtered(lambda m: m.name == "crm_voip_routing").dependencies_id
+        self.assertIn("crm_voip", dependencies.mapped("name"))
