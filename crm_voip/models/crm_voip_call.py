@@ -127,10 +127,15 @@ class CrmVoipCall(models.Model):
         ),
     ]
 
-    @api.depends("direction", "partner_id", "partner_number", "date_start")
+    @api.depends("direction", "partner_id", "partner_number", "partner_number_e164")
     def _compute_display_name(self):
         for call in self:
-            who = call.partner_id.name or call.partner_number or call.env._("unknown number")
+            who = (
+                call.partner_id.name
+                or call._crm_voip_format_number(call.partner_number_e164)
+                or call.partner_number
+                or call.env._("unknown number")
+            )
             if call.direction == "outbound":
                 call.display_name = call.env._("Call to %(who)s", who=who)
             else:
@@ -162,6 +167,8 @@ class CrmVoipCall(models.Model):
             call._crm_voip_link_crm_records()
         if not was_final and call.state in FINAL_STATES:
             call._crm_voip_on_hangup()
+        if event.recording_ref:
+            call._crm_voip_on_recording(event.recording_ref)
         call._crm_voip_notify(event)
         return call
 
@@ -428,6 +435,11 @@ class CrmVoipCall(models.Model):
             self.id,
             " · ".join(parts),
         )
+
+    def _crm_voip_on_recording(self, recording_ref):
+        """The PBX has (or will have) a recording of this call: fetch it later."""
+        self.ensure_one()
+        return True
 
     def _crm_voip_notify(self, event):
         """Hook for the browser side (incoming-call popup); nothing to push here yet."""
