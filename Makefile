@@ -3,7 +3,7 @@
 PYTHON ?= python3
 export PYTHON
 
-.PHONY: test demo lint test-pure test-odoo pytest-odoo check-odoo pot
+.PHONY: test demo lint test-pure test-odoo check-odoo pot screenshots
 
 check-odoo:
 	@$(PYTHON) -c 'import odoo' 2>/dev/null || { \
@@ -33,3 +33,7 @@ demo: check-odoo
 ## Regenerate every module's i18n/<module>.pot from a fresh database.
 pot: check-odoo
 	$(PYTHON) scripts/export_pot.py
+
+## Refresh the screenshots of __manifest_docs__/ (taken by the browser tours).
+screenshots: check-odoo
+	CRM_VOIP_DOC_SCREENSHOTS=1 $(PYTHON) scripts/run_tests.py --test-tags /crm_voip:TestCrmVoipUi

@@ -761,3 +761,29 @@ def test_program_stops_cleanly_on_sigterm():
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_control_endpoint_plays_a_call_later(sim):
+    """``POST /_simulator/play`` answers 202 at once, then posts the scenario's webhooks."""
+    body = json.dumps(
+        {"provider": "generic", "scenario": "missed", "params": {"caller": "79161234567"}}
+    ).encode()
+    request = urllib.request.Request(
+        sim.base_url + "/_simulator/play", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 202
+        call_id = json.loads(response.read())["call_id"]
+    sim.wait_background()
+    assert sim.deliveries and all(d.ok for d in sim.deliveries)
+    assert {d.event["call_id"] for d in sim.deliveries} == {call_id}
+
+
+def test_control_endpoint_refuses_unknown_scenarios(sim):
+    body = json.dumps({"provider": "generic", "scenario": "nope"}).encode()
+    request = urllib.request.Request(
+        sim.base_url + "/_simulator/play", data=body, headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=5)
+    assert error.value.code == 400

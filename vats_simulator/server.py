@@ -16,8 +16,16 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .accounts import utc_offset_label
 from .media import parse_range
-from .scenarios import iso_utc, zadarma_disposition
+from .scenarios import (
+    SCENARIO_PARAMS,
+    SCENARIOS,
+    iso_utc,
+    new_call_id,
+    zadarma_disposition,
+)
 from .signing import zadarma_auth_line, zadarma_sign
+
+CONTROL_PATH = "/_simulator/play"
 
 _logger = logging.getLogger("vats_simulator.rest")
 
@@ -123,7 +131,9 @@ class _Handler(BaseHTTPRequestHandler):
                 parsed_json = json.loads(body.decode("utf-8"))
             except (ValueError, UnicodeDecodeError):
                 parsed_json = None
-        if url.path.startswith("/generic"):
+        if url.path == CONTROL_PATH:
+            provider = "control"
+        elif url.path.startswith("/generic"):
             provider = "generic"
         elif url.path.startswith("/v1/"):
             provider = "zadarma"
@@ -147,6 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
                 _zadarma_route(sim, self, record, pairs)
             elif provider == "generic":
                 _generic_route(sim, self, record)
+            elif provider == "control" and self.command == "POST":
+                _control_play(sim, parsed_json)
             raise _Reply(404, {"status": "error", "message": "Not found"})
         except _Reply as reply:
             self._answer(sim, record, reply)
@@ -188,11 +200,11 @@ def _forced_reply(provider, kind, value):
     return _Reply(value, {"status": "error", key: "Simulated failure"})
 
 
-def _audio_reply(handler, data):
+def _audio_reply(handler, data, mimetype="audio/mpeg"):
     """A 200, 206 or 416 answer for ``data`` honouring the request's ``Range`` header."""
     size = len(data)
     wanted = parse_range(handler.headers.get("Range"), size)
-    headers = {"Content-Type": "audio/mpeg", "Accept-Ranges": "bytes"}
+    headers = {"Content-Type": mimetype, "Accept-Ranges": "bytes"}
     if wanted == "unsatisfiable":
         headers["Content-Range"] = f"bytes */{size}"
         raise _Reply(416, b"", headers)
@@ -475,3 +487,33 @@ def _generic_calls(sim, params):
         )
     calls.sort(key=lambda item: item["start"])
     raise _Reply(200, {"calls": calls})
+
+
+def _control_play(sim, request):
+    """``POST /_simulator/play``: play a scenario a moment later, answer at once (202).
+
+    Lets the system under test (a demo button, a browser tour) ask for a call without
+    waiting on its own webhooks: the caller gets its answer before the first one is sent.
+    """
+    if not isinstance(request, dict):
+        raise _Reply(400, {"status": "error", "message": "JSON object expected"})
+    provider = request.get("provider")
+    scenario = request.get("scenario", "answered")
+    params = dict(request.get("params") or {})
+    if provider not in ("zadarma", "generic") or getattr(sim, provider, None) is None:
+        raise _Reply(400, {"status": "error", "message": f"no {provider!r} account"})
+    if scenario not in SCENARIOS or scenario == "malformed":
+        raise _Reply(400, {"status": "error", "message": f"unknown scenario {scenario!r}"})
+    event_gap = float(params.pop("event_gap", 0) or 0)
+    delay = float(request.get("delay", 0.3))
+    unknown = set(params) - SCENARIO_PARAMS
+    if unknown:
+        raise _Reply(400, {"status": "error", "message": f"unknown params {sorted(unknown)}"})
+    outbound = scenario == "outgoing"
+    params.setdefault("call_id", new_call_id(provider, "outbound" if outbound else ""))
+    sim._spawn(
+        lambda: sim.play(provider, scenario, event_gap=event_gap, **params),
+        delay=delay,
+        name=f"control-{params['call_id']}",
+    )
+    raise _Reply(202, {"status": "accepted", "call_id": params["call_id"]})

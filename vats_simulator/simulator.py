@@ -66,6 +66,9 @@ class Simulator:
         self.auto_play_originate = auto_play_originate
         self.originate_delay = originate_delay
         self.webhook_timeout = webhook_timeout
+        #: Extra HTTP headers sent with every webhook, beyond the provider's own (e.g. a
+        #: cookie a test server wants); never part of what is signed.
+        self.webhook_headers = {}
         self.enforce_rate_limits = enforce_rate_limits
         self.rate_limits = {"general": 100, "statistics": 3, **(rate_limits or {})}
         self.balance = balance
@@ -303,7 +306,11 @@ class Simulator:
                     account, payload, signing, timestamp=time.time() + timestamp_offset
                 )
             status, data, resp_headers, error, elapsed = http_request(
-                "POST", account.webhook_url, body, headers, timeout=self.webhook_timeout
+                "POST",
+                account.webhook_url,
+                body,
+                {**self.webhook_headers, **headers},
+                timeout=self.webhook_timeout,
             )
             delivery = Delivery(
                 provider=provider,

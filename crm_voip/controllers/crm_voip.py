@@ -79,6 +79,23 @@ class CrmVoipWebhookController(http.Controller):
             return self._response(adapter.routing_reply(decision))
         return self._response(adapter.ack(call_events, duplicates))
 
+    @http.route("/crm_voip/originate", type="json", auth="user", methods=["POST"], readonly=True)
+    def crm_voip_originate(self, call_id):
+        """Second step of click-to-call: ask the PBX to ring the salesperson, then the client.
+
+        A read-only request: the call was logged by ``crm_voip_dial_prepare`` and the PBX
+        is contacted without any write transaction waiting on it. Returns ``{"error":
+        message or False}``; the browser reports a refusal with ``crm_voip_originate_failed``.
+        """
+        call = request.env["crm.voip.call"].browse(int(call_id)).exists()
+        if not call or not call.has_access("read"):
+            call = request.env["crm.voip.call"]
+        if not call or call.user_id != request.env.user or call.origin != "click_to_call":
+            return {"error": request.env._("This call does not exist or is not yours.")}
+        if call.state != "ringing":
+            return {"error": request.env._("This call is already over.")}
+        return {"error": call._crm_voip_originate() or False}
+
     # ------------------------------------------------------------------
     # Helpers
     # ------------------------------------------------------------------

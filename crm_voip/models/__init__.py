@@ -4,6 +4,7 @@ from . import crm_voip_line
 from . import crm_voip_extension
 from . import crm_voip_event
 from . import crm_voip_call
+from . import crm_voip_call_outcome
 from . import res_partner
 from . import crm_lead
 from . import res_users

@@ -1,11 +1,13 @@
 import logging
+import uuid
 from datetime import timezone
 
 import phonenumbers
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.exceptions import AccessError
+from odoo.tools import SQL, html2plaintext
 
 from .. import providers
 
@@ -117,6 +119,20 @@ class CrmVoipCall(models.Model):
     recording_ref = fields.Char(string="Recording reference", readonly=True, copy=False)
 
     event_ids = fields.One2many("crm.voip.event", "call_id", string="PBX events", readonly=True)
+
+    # Click-to-call and wrap-up
+    origin = fields.Selection(
+        [("pbx", "PBX"), ("click_to_call", "Click-to-call")],
+        default="pbx",
+        required=True,
+        readonly=True,
+        help="Click-to-call: placed from Odoo; PBX: reported by the PBX (desk phone, softphone).",
+    )
+    dialled_number = fields.Char(
+        readonly=True, help="The number sent to the PBX after its dialling rules."
+    )
+    outcome_id = fields.Many2one("crm.voip.call.outcome", string="Outcome")
+    wrapup_done = fields.Boolean(string="Wrapped up", copy=False)
     note = fields.Html()
 
     _sql_constraints = [
@@ -180,6 +196,10 @@ class CrmVoipCall(models.Model):
         row lock serialize them (a loser gets a serialization failure, and Odoo
         retries its request), so a call is never logged twice.
         """
+        if event.direction == "outbound":
+            adopted = self._crm_voip_adopt_click_to_call(provider, event)
+            if adopted:
+                return adopted
         direction = (
             event.direction
             if event.direction in ("inbound", "outbound", "internal")
@@ -189,9 +209,9 @@ class CrmVoipCall(models.Model):
             SQL(
                 """
                 INSERT INTO crm_voip_call (
-                    provider_id, company_id, provider_call_id, direction, state,
+                    provider_id, company_id, provider_call_id, direction, state, origin,
                     create_uid, write_uid, create_date, write_date)
-                VALUES (%s, %s, %s, %s, 'ringing', %s, %s,
+                VALUES (%s, %s, %s, %s, 'ringing', 'pbx', %s, %s,
                         now() at time zone 'UTC', now() at time zone 'UTC')
                 ON CONFLICT (provider_id, provider_call_id) DO NOTHING
                 RETURNING id
@@ -442,8 +462,23 @@ class CrmVoipCall(models.Model):
         return True
 
     def _crm_voip_notify(self, event):
-        """Hook for the browser side (incoming-call popup); nothing to push here yet."""
-        return True
+        """Push the call to the browsers of the users it concerns, never to anyone else.
+
+        An extension ringing gets the full popup; every later change (answered here or
+        elsewhere, hung up) goes to everyone who was rung and to the call's user, so each
+        popup updates or closes itself.
+        """
+        self.ensure_one()
+        if event.kind == EV.AGENT_RINGING and self.direction == "inbound":
+            user = self.provider_id._crm_voip_user_by_extension(event.extension)
+            if user and self.state == "ringing":
+                user._bus_send("crm_voip/incoming_call", self._crm_voip_popup_payload())
+            return
+        if event.kind == EV.RECORDING_READY:
+            return
+        users = self.rang_user_ids | self.user_id
+        if users:
+            users._bus_send("crm_voip/call_update", self._crm_voip_state_payload())
 
     def _crm_voip_routing_decision(self):
         """What to answer the PBX for a starting call. The base module only names the
@@ -453,3 +488,399 @@ class CrmVoipCall(models.Model):
         return providers.events.RoutingDecision(
             action=providers.events.DEFAULT, caller_name=(caller_name or "")[:64]
         )
+
+    # ------------------------------------------------------------------
+    # Browser payloads (incoming-call popup, call bar)
+    # ------------------------------------------------------------------
+
+    def _crm_voip_state_payload(self):
+        self.ensure_one()
+        return {
+            "call_id": self.id,
+            "direction": self.direction,
+            "state": self.state,
+            "origin": self.origin,
+            "user_id": self.user_id.id,
+            "user_name": self.user_id.name or "",
+            "number": self._crm_voip_format_number(self.partner_number_e164)
+            or self.partner_number
+            or "",
+            "partner_name": self.partner_id.name or "",
+            "date_start": fields.Datetime.to_string(self.date_start) if self.date_start else False,
+            "date_answer": fields.Datetime.to_string(self.date_answer)
+            if self.date_answer
+            else False,
+            "talk_seconds": self.talk_seconds,
+            "wrapup_done": self.wrapup_done,
+        }
+
+    def _crm_voip_popup_payload(self):
+        """Everything the popup shows, sent with the ringing event: no round trip."""
+        self.ensure_one()
+        partner = self.partner_id
+        commercial = partner.commercial_partner_id
+        lead = self.lead_id
+        Lead = self.env["crm.lead"]
+        opportunities = Lead.browse()
+        if commercial:
+            opportunities = Lead.search(
+                [
+                    ("partner_id", "child_of", commercial.id),
+                    ("type", "=", "opportunity"),
+                    ("probability", "<", 100),
+                    ("company_id", "in", [self.company_id.id, False]),
+                ],
+                order="date_last_stage_update desc, id desc",
+                limit=5,
+            )
+        elif lead:
+            opportunities = lead
+        responsible = partner.user_id or lead.user_id or opportunities[:1].user_id
+        payload = self._crm_voip_state_payload()
+        payload.update(
+            {
+                "partner": partner
+                and {
+                    "id": partner.id,
+                    "name": partner.name,
+                    "company_name": commercial.name if commercial != partner else "",
+                    "is_company": partner.is_company,
+                }
+                or False,
+                "lead": lead and {"id": lead.id, "name": lead.name, "type": lead.type} or False,
+                "line": self.line_id
+                and {"name": self.line_id.name, "number": self.did_number}
+                or (self.did_number and {"name": "", "number": self.did_number})
+                or False,
+                "responsible": responsible.name or "",
+                "opportunities": [
+                    {
+                        "id": opportunity.id,
+                        "name": opportunity.name,
+                        "stage": opportunity.stage_id.name or "",
+                        "expected_revenue": opportunity.expected_revenue,
+                        "revenue": self._crm_voip_format_amount(opportunity),
+                        "probability": opportunity.probability,
+                    }
+                    for opportunity in opportunities
+                ],
+                "interactions": self._crm_voip_last_interactions(partner, lead),
+                "overdue_activities": self._crm_voip_overdue_activities(partner, lead),
+            }
+        )
+        return payload
+
+    @api.model
+    def _crm_voip_format_amount(self, lead):
+        currency = lead.company_currency or self.env.company.currency_id
+        return currency.format(lead.expected_revenue) if currency else str(lead.expected_revenue)
+
+    def _crm_voip_last_interactions(self, partner, lead, limit=3):
+        """The last calls and messages with this client, newest first."""
+        self.ensure_one()
+        items = []
+        if partner or lead:
+            call_domain = [("id", "!=", self.id), ("company_id", "=", self.company_id.id)]
+            if partner:
+                call_domain.append(("partner_id", "child_of", partner.commercial_partner_id.id))
+            else:
+                call_domain.append(("lead_id", "=", lead.id))
+            for call in self.search(call_domain, limit=limit):
+                items.append(
+                    {
+                        "kind": "call",
+                        "date": fields.Datetime.to_string(call.date_start or call.create_date),
+                        "summary": call._crm_voip_summary_text(),
+                    }
+                )
+            message_domain = [
+                ("message_type", "in", ("comment", "email")),
+                "|",
+                "&",
+                ("model", "=", "res.partner"),
+                ("res_id", "=", partner.id or 0),
+                "&",
+                ("model", "=", "crm.lead"),
+                ("res_id", "=", lead.id or 0),
+            ]
+            for message in self.env["mail.message"].search(message_domain, limit=limit):
+                text = html2plaintext(message.body or "").strip()
+                if text.startswith("📞"):
+                    continue  # our own call summaries: already listed as calls
+                items.append(
+                    {
+                        "kind": "message",
+                        "date": fields.Datetime.to_string(message.date),
+                        "summary": (message.author_id.name or "") + ": " + text[:140],
+                    }
+                )
+        items.sort(key=lambda item: item["date"], reverse=True)
+        return items[:limit]
+
+    def _crm_voip_overdue_activities(self, partner, lead):
+        domain = [("date_deadline", "<", fields.Date.context_today(self))]
+        targets = []
+        if partner:
+            targets.append(["&", ("res_model", "=", "res.partner"), ("res_id", "=", partner.id)])
+        if lead:
+            targets.append(["&", ("res_model", "=", "crm.lead"), ("res_id", "=", lead.id)])
+        if not targets:
+            return []
+        domain += ["|"] * (len(targets) - 1) + [term for target in targets for term in target]
+        return [
+            {
+                "id": activity.id,
+                "summary": activity.summary or activity.activity_type_id.name or "",
+                "date_deadline": fields.Date.to_string(activity.date_deadline),
+                "user": activity.user_id.name or "",
+            }
+            for activity in self.env["mail.activity"].search(domain, limit=5)
+        ]
+
+    def _crm_voip_summary_text(self):
+        return html2plaintext(self._crm_voip_summary()).replace("📞", "").strip()
+
+    # ------------------------------------------------------------------
+    # Click-to-call
+    # ------------------------------------------------------------------
+
+    @api.model
+    def crm_voip_dial_prepare(self, number, res_model=False, res_id=False):
+        """First step of click-to-call: validate, then log the call before the PBX rings.
+
+        The PBX request itself is the second step (``/crm_voip/originate``), made
+        outside this transaction: nothing waits on the PBX while holding the database.
+        """
+        extension = self.env["crm.voip.extension"]._crm_voip_for_user(self.env.user)
+        provider = extension.provider_id
+        dialled, number_e164 = provider._crm_voip_dial_number(number or "")
+        values = {
+            "provider_id": provider.id,
+            "company_id": provider.company_id.id,
+            "provider_call_id": f"c2c-{uuid.uuid4().hex}",
+            "direction": "outbound",
+            "state": "ringing",
+            "origin": "click_to_call",
+            "user_id": self.env.user.id,
+            "team_id": self.env.user.sale_team_id.id,
+            "extension": extension.extension,
+            "to_number": number,
+            "to_e164": number_e164,
+            "partner_number": number,
+            "partner_number_e164": number_e164,
+            "dialled_number": dialled,
+            "date_start": fields.Datetime.now(),
+        }
+        values.update(self._crm_voip_links_from_record(res_model, res_id))
+        # A salesperson may not create call records by hand; this one is his own call.
+        call = self.sudo().create(values).sudo(False)
+        if not call.partner_id and not call.lead_id:
+            partner, lead = self._crm_voip_identify(number_e164, provider.company_id)
+            call.sudo().write({"partner_id": partner.id, "lead_id": lead.id})
+        return call._crm_voip_state_payload()
+
+    @api.model
+    def _crm_voip_links_from_record(self, res_model, res_id):
+        if not res_model or not res_id:
+            return {}
+        if res_model == "crm.lead":
+            lead = self.env["crm.lead"].browse(int(res_id)).exists()
+            return {"lead_id": lead.id, "partner_id": lead.partner_id.id} if lead else {}
+        if res_model == "res.partner":
+            partner = self.env["res.partner"].browse(int(res_id)).exists()
+            return {"partner_id": partner.id} if partner else {}
+        record = self.env[res_model].browse(int(res_id)).exists() if res_model in self.env else None
+        partner = record and "partner_id" in record._fields and record.partner_id
+        return {"partner_id": partner.id} if partner else {}
+
+    def _crm_voip_originate(self):
+        """Ask the PBX for the two-leg call. Runs in a read-only request: no write here."""
+        self.ensure_one()
+        adapter = self.provider_id._get_crm_voip_adapter()
+        try:
+            adapter.originate(self.extension, self.dialled_number, None)
+        except providers.errors.AuthError:
+            return self.env._("The PBX refused our credentials; ask your administrator.")
+        except providers.errors.RateLimitError:
+            return self.env._("The PBX is busy with too many requests; try again in a minute.")
+        except providers.errors.ProviderError as error:
+            return self.env._("The PBX could not place the call: %(error)s", error=error)
+        finally:
+            adapter.close()
+        return False
+
+    def crm_voip_originate_failed(self, reason):
+        """Third step, when the PBX refused: the call is logged as failed, with why."""
+        self.ensure_one()
+        if self.origin != "click_to_call" or self.user_id != self.env.user:
+            raise AccessError(self.env._("This is not your call."))
+        if self.state == "ringing":
+            self.sudo().write(
+                {
+                    "state": "failed",
+                    "disposition": "failed",
+                    "date_end": fields.Datetime.now(),
+                    "note": Markup("<p>%s</p>") % reason,
+                    "wrapup_done": True,
+                }
+            )
+        return self._crm_voip_state_payload()
+
+    @api.model
+    def _crm_voip_adopt_click_to_call(self, provider, event):
+        """The PBX reports the call Odoo asked for under its own id: take it over."""
+        if event.kind not in (EV.OUTGOING_STARTED, EV.ENDED, EV.MISSED, EV.ANSWERED):
+            return None
+        number = providers.numbers.normalize(event.to_number, provider._crm_voip_region())
+        if not number or not event.extension:
+            return None
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE crm_voip_call SET provider_call_id = %(pbx_id)s
+                 WHERE id = (
+                    SELECT id FROM crm_voip_call
+                     WHERE provider_id = %(provider)s AND origin = 'click_to_call'
+                       AND provider_call_id LIKE %(c2c_pattern)s AND state = 'ringing'
+                       AND extension = %(extension)s AND partner_number_e164 = %(number)s
+                       AND create_date > (now() at time zone 'UTC') - interval '10 minutes'
+                       AND NOT EXISTS (
+                            SELECT 1 FROM crm_voip_call known
+                             WHERE known.provider_id = %(provider)s
+                               AND known.provider_call_id = %(pbx_id)s)
+                     ORDER BY id DESC LIMIT 1
+                     FOR UPDATE SKIP LOCKED)
+                RETURNING id
+                """,
+                pbx_id=event.provider_call_id,
+                c2c_pattern="c2c-%",
+                provider=provider.id,
+                extension=event.extension,
+                number=number,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            self.invalidate_model(["provider_call_id"])
+            return self.browse(row[0])
+        return None
+
+    # ------------------------------------------------------------------
+    # Wrap-up
+    # ------------------------------------------------------------------
+
+    def crm_voip_wrapup(self, values):
+        """Save what the salesperson says of the call, and do the follow-ups he asked.
+
+        ``values``: outcome_id, note, next_call_date, next_call_summary,
+        create_opportunity, opportunity_name, task_summary, task_date.
+        """
+        self.ensure_one()
+        self._crm_voip_check_own_call()
+        call = self.sudo()
+        note = (values.get("note") or "").strip()
+        outcome = self.env["crm.voip.call.outcome"].browse(values.get("outcome_id") or [])
+        write = {"wrapup_done": True}
+        if outcome:
+            write["outcome_id"] = outcome.id
+        if note:
+            write["note"] = Markup("<p>%s</p>") % note
+        call.write(write)
+        target = self.lead_id or self.partner_id
+        if values.get("create_opportunity") and not (
+            self.lead_id and self.lead_id.type == "opportunity"
+        ):
+            target = self._crm_voip_create_opportunity(values.get("opportunity_name"))
+        if note or outcome:
+            body = Markup("<p>📞 %s</p>") % " · ".join(
+                part for part in (self._crm_voip_summary_text(), outcome.name, note) if part
+            )
+            for record in (self.partner_id, self.lead_id):
+                if record:
+                    record.message_post(
+                        body=body, message_type="comment", subtype_xmlid="mail.mt_note"
+                    )
+        if values.get("next_call_date") and target:
+            target.activity_schedule(
+                "mail.mail_activity_data_call",
+                date_deadline=fields.Date.to_date(values["next_call_date"]),
+                summary=values.get("next_call_summary") or self.env._("Call back"),
+                user_id=self.env.user.id,
+            )
+        if values.get("task_summary") and target:
+            target.activity_schedule(
+                "mail.mail_activity_data_todo",
+                date_deadline=fields.Date.to_date(values.get("task_date"))
+                or fields.Date.context_today(self),
+                summary=values["task_summary"],
+                user_id=self.env.user.id,
+            )
+        self.env.user._bus_send("crm_voip/wrapup_done", {"call_id": self.id})
+        return {"lead_id": self.lead_id.id, "partner_id": self.partner_id.id}
+
+    def crm_voip_create_contact(self, name=False, with_opportunity=False):
+        """Unknown caller: a contact (and an opportunity) from the number in one step."""
+        self.ensure_one()
+        self._crm_voip_check_own_call()
+        if not self.partner_id:
+            partner = self.env["res.partner"].create(
+                {
+                    "name": name or self._crm_voip_format_number(self.partner_number_e164),
+                    "phone": self.partner_number_e164 or self.partner_number,
+                    "company_id": False,
+                }
+            )
+            self.sudo().partner_id = partner
+            if self.lead_id and not self.lead_id.partner_id:
+                self.lead_id.partner_id = partner
+        if with_opportunity:
+            self._crm_voip_create_opportunity()
+        return {"partner_id": self.partner_id.id, "lead_id": self.lead_id.id}
+
+    def crm_voip_add_note(self, note):
+        self.ensure_one()
+        self._crm_voip_check_own_call(allow_rang=True)
+        note = (note or "").strip()
+        if not note:
+            return False
+        body = Markup("<p>%s</p>") % note
+        self.sudo().write({"note": (self.note or Markup()) + body})
+        for record in (self.partner_id, self.lead_id):
+            if record:
+                record.message_post(body=body, message_type="comment", subtype_xmlid="mail.mt_note")
+        return True
+
+    def _crm_voip_create_opportunity(self, name=False):
+        self.ensure_one()
+        if self.lead_id and self.lead_id.type == "opportunity":
+            return self.lead_id
+        if self.lead_id:
+            # A lead created from the call becomes the opportunity.
+            self.lead_id.convert_opportunity(self.partner_id)
+            return self.lead_id
+        who = self.partner_id.commercial_partner_id.name or self._crm_voip_format_number(
+            self.partner_number_e164
+        )
+        lead = self.env["crm.lead"].create(
+            {
+                "name": name or self.env._("Opportunity from the call with %(who)s", who=who),
+                "type": "opportunity",
+                "partner_id": self.partner_id.id,
+                "phone": self.partner_number_e164 if not self.partner_id else False,
+                "user_id": self.env.user.id,
+                "team_id": self.team_id.id or self.env.user.sale_team_id.id,
+                "company_id": self.company_id.id,
+                "source_id": self.source_id.id,
+            }
+        )
+        self.sudo().lead_id = lead
+        return lead
+
+    def _crm_voip_check_own_call(self, allow_rang=False):
+        """Wrap-up actions are the call's salesperson's (or a manager's)."""
+        user = self.env.user
+        if self.env.su or user.has_group("crm_voip.crm_voip_group_manager"):
+            return
+        if self.user_id == user or (allow_rang and user in self.rang_user_ids):
+            return
+        raise AccessError(self.env._("Only the salesperson who had this call can wrap it up."))

@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 
 class CrmVoipExtension(models.Model):
@@ -30,3 +31,24 @@ class CrmVoipExtension(models.Model):
             "A user has one extension per PBX account.",
         ),
     ]
+
+    @api.model
+    def _crm_voip_for_user(self, user):
+        """The extension ``user`` calls from in the current company."""
+        extension = self.search(
+            [
+                ("user_id", "=", user.id),
+                ("provider_id.active", "=", True),
+                ("company_id", "=", self.env.company.id),
+            ],
+            limit=1,
+        )
+        if not extension:
+            raise UserError(
+                self.env._(
+                    "You have no telephony extension in %(company)s: ask your administrator "
+                    "to give you one (Telephony > Configuration > Extensions).",
+                    company=self.env.company.name,
+                )
+            )
+        return extension

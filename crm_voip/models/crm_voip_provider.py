@@ -3,6 +3,9 @@ import logging
 import secrets
 from datetime import timedelta
 
+import phonenumbers
+import requests
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
@@ -106,6 +109,38 @@ class CrmVoipProvider(models.Model):
         default="lead",
         required=True,
         help="What happens when a number no contact or lead has calls in.",
+    )
+    # Dialling rules (click-to-call)
+    dial_format = fields.Selection(
+        [
+            ("digits", "International digits (74951234567)"),
+            ("plus", "E.164 with plus (+74951234567)"),
+            ("trunk", "National trunk prefix (84951234567)"),
+        ],
+        string="National numbers sent as",
+        default="digits",
+        required=True,
+        help="How the PBX wants numbers of the account's country: Zadarma and Novofon take "
+        "international digits; some PBXs want the national 8 prefix (7 → 8 rewrite).",
+    )
+    dial_international_prefix = fields.Char(
+        string="International prefix",
+        help="Put before foreign numbers instead of '+', e.g. 810 or 00. Empty: the same "
+        "format as national numbers.",
+    )
+    dial_city_code = fields.Char(
+        string="Default city code",
+        help="Added to local numbers dialled without it (7 digits in Moscow: 495).",
+    )
+    dial_blocked_prefixes = fields.Char(
+        string="Blocked prefixes",
+        help="Comma-separated E.164 prefixes never dialled (premium or satellite ranges), "
+        "e.g. +882, +979.",
+    )
+    dial_international_group_id = fields.Many2one(
+        "res.groups",
+        string="May call abroad",
+        help="Only members of this group may dial numbers of other countries. Empty: everyone.",
     )
     line_ids = fields.One2many("crm.voip.line", "provider_id", string="Lines")
     extension_ids = fields.One2many("crm.voip.extension", "provider_id", string="Extensions")
@@ -275,3 +310,83 @@ class CrmVoipProvider(models.Model):
         else:
             domain += [("number", "=", raw_number)]
         return self.env["crm.voip.line"].search(domain, limit=1)
+
+    def _crm_voip_dial_number(self, raw):
+        """Apply the dialling rules: ``(number for the PBX, E.164 or False)``.
+
+        Raises a translated UserError when the number is invalid, blocked, or abroad
+        while the user may only call his own country.
+        """
+        self.ensure_one()
+        raw = (raw or "").strip()
+        if providers.numbers.is_extension(raw):
+            return raw, False  # an internal extension: dialled as it is
+        region = self._crm_voip_region()
+        digits = "".join(ch for ch in raw if ch.isdigit())
+        if self.dial_city_code and not raw.startswith("+") and len(digits) in (5, 6, 7):
+            raw = f"{self.dial_city_code}{digits}"
+        number_e164 = providers.numbers.normalize(raw, region)
+        if not number_e164:
+            raise UserError(self.env._("%(number)s is not a valid phone number.", number=raw))
+        for prefix in (self.dial_blocked_prefixes or "").replace(";", ",").split(","):
+            prefix = prefix.strip().replace(" ", "")
+            if prefix and number_e164.startswith("+" + prefix.lstrip("+")):
+                raise UserError(
+                    self.env._("Calls to %(prefix)s numbers are blocked.", prefix=prefix)
+                )
+        parsed = phonenumbers.parse(number_e164)
+        national = parsed.country_code == phonenumbers.country_code_for_region(region)
+        group = self.dial_international_group_id
+        if not national and group and group not in self.env.user.groups_id:
+            raise UserError(
+                self.env._(
+                    "You may only call numbers of %(country)s; ask your manager to call abroad.",
+                    country=self.country_id.name or region,
+                )
+            )
+        if not national and self.dial_international_prefix:
+            return f"{self.dial_international_prefix}{number_e164[1:]}", number_e164
+        if self.dial_format == "plus":
+            return number_e164, number_e164
+        if self.dial_format == "trunk" and national:
+            trunk = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+            return "".join(ch for ch in trunk if ch.isdigit()), number_e164
+        return number_e164[1:], number_e164
+
+    def crm_voip_simulate_call(self, scenario="answered", params=None):
+        """Simulator mode only: have the VATS simulator play a call into this account.
+
+        For demos, training and browser tests; the simulator answers at once and plays
+        the webhooks a moment later, so this request never waits on them.
+        """
+        self.ensure_one()
+        provider_sudo = self.sudo()
+        if not provider_sudo.use_simulator or not provider_sudo.base_url:
+            raise UserError(self.env._("Only a PBX account in simulator mode can simulate calls."))
+        base = provider_sudo.base_url.rstrip("/")
+        if base.endswith("/generic"):
+            base = base[: -len("/generic")]
+        if params is None:
+            # From the button: a call that rings the clicking user's own extension.
+            extension = self.extension_ids.filtered(lambda e: e.user_id == self.env.user)[:1]
+            params = {"event_gap": 2.0}
+            if extension:
+                params.update(extensions=[extension.extension], answered_by=extension.extension)
+        body = {"provider": provider_sudo.code, "scenario": scenario, "params": params}
+        try:
+            response = requests.post(f"{base}/_simulator/play", json=body, timeout=5)
+            response.raise_for_status()
+        except requests.RequestException as error:
+            raise UserError(
+                self.env._("The simulator did not answer: %(error)s", error=error)
+            ) from error
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "info",
+                "title": self.env._("Simulated call on its way"),
+                "message": self.env._("Call %(call)s", call=response.json().get("call_id", "")),
+                "sticky": False,
+            },
+        }

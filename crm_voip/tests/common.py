@@ -129,6 +129,7 @@ class CrmVoipCommon(TransactionCase):
             {
                 "name": "Romashka: equipment",
                 "type": "opportunity",
+                "expected_revenue": 450000,
                 "partner_id": cls.client_romashka.id,
                 "user_id": cls.salesman_anna.id,
                 "team_id": cls.team.id,

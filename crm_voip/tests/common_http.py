@@ -36,12 +36,20 @@ class CrmVoipHttpCommon(HttpCase, CrmVoipCommon):
             auto_play_originate=False,
         ).start()
         cls.addClassCleanup(cls.sim.stop)
-        cls.zadarma.base_url = cls.sim.base_url
-        cls.generic.base_url = cls.sim.generic_base_url
+        cls.zadarma.write({"base_url": cls.sim.base_url, "use_simulator": True})
+        cls.generic.write({"base_url": cls.sim.generic_base_url, "use_simulator": True})
+        # HttpCase logs users in with their login as password.
+        for user in (cls.salesman_anna, cls.salesman_boris, cls.salesman_other, cls.sales_manager):
+            user.password = user.login
 
     @classmethod
     def _webhook_url(cls, provider):
         return f"{cls.base_url()}/crm_voip/webhook/{provider.sudo().webhook_token}"
+
+    def setUp(self):
+        super().setUp()
+        self.sim.clear()
+        self.sim.webhook_headers = {}
 
     def play(self, provider, scenario, **params):
         # The test server shares the test's cursor: pending ORM writes must be in it.
