@@ -26,6 +26,8 @@
         "views/crm_lead_views.xml",
         "views/res_users_views.xml",
         "views/crm_voip_menus.xml",
+        "data/crm_voip_recording_data.xml",
+        "views/crm_voip_recording_views.xml",
     ],
     "demo": ["demo/crm_voip_demo.xml"],
     "assets": {

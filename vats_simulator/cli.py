@@ -72,6 +72,12 @@ def build_parser():
     calls.add_argument("--dids", help="company numbers (DIDs), comma list or file")
     calls.add_argument("--recording-size", type=int, default=64 * 1024, help="bytes per file")
     calls.add_argument(
+        "--recording-format",
+        choices=("mp3", "wav"),
+        default="wav",
+        help="recordings served: wav plays in browsers, mp3 is placeholder frames",
+    )
+    calls.add_argument(
         "--no-auto-originate",
         action="store_true",
         help="do not play an outgoing call after a click-to-call request",
@@ -157,6 +163,7 @@ def main(argv=None):
         zadarma=zadarma,
         generic=generic,
         recording_size=args.recording_size,
+        recording_format=args.recording_format,
         extensions=extensions,
         auto_play_originate=not args.no_auto_originate,
     )

@@ -326,7 +326,7 @@ def _zadarma_download(sim, handler, token, name):
     recording_id, expires_at = link
     if sim.now() > expires_at:
         raise _Reply(404, {"status": "error", "message": "Link expired"})
-    _audio_reply(handler, sim.recording_bytes(recording_id))
+    _audio_reply(handler, sim.recording_bytes(recording_id), sim.recording_mimetype)
 
 
 def _zadarma_internal(sim, number, what):
@@ -433,7 +433,7 @@ def _generic_route(sim, handler, record):
         known = [r for r in sim.recordings if r["recording_id"] == rec_id]
         if not known:
             raise _Reply(404, {"status": "error", "error": "unknown recording"})
-        _audio_reply(handler, sim.recording_bytes(rec_id))
+        _audio_reply(handler, sim.recording_bytes(rec_id), sim.recording_mimetype)
     if route == "/extensions":
         raise _Reply(
             200,

@@ -9,7 +9,7 @@ import time
 import urllib.parse
 
 from .accounts import GenericAccount, ZadarmaAccount
-from .media import fake_mp3
+from .media import RECORDING_MIMETYPES, recording_audio
 from .scenarios import PROVIDERS, build_plan, new_call_id, new_recording_id
 from .server import SimulatorHTTPServer
 from .transport import Delivery, generic_request, http_request, zadarma_request
@@ -41,6 +41,7 @@ class Simulator:
         zadarma=None,
         generic=None,
         recording_size=64 * 1024,
+        recording_format="mp3",
         extensions=None,
         auto_play_originate=True,
         originate_delay=0.2,
@@ -58,6 +59,10 @@ class Simulator:
         self.zadarma = zadarma
         self.generic = generic
         self.recording_size = recording_size
+        # "mp3" (pseudo-MP3 noise) or "wav" (a real PCM WAV that browsers can play).
+        self.recording_format = recording_format
+        # Served instead of the format's own Content-Type when set (e.g. "text/html").
+        self.recording_content_type = None
         if isinstance(extensions, (list, tuple)):
             extensions = {
                 str(n): DEFAULT_EXTENSIONS.get(str(n), f"Extension {n}") for n in extensions
@@ -477,14 +482,23 @@ class Simulator:
             return self._links.get(token)
 
     def recording_bytes(self, recording_id):
-        """The bytes served for a recording: deterministic, ``recording_size`` long."""
+        """The bytes served for a recording: deterministic, ``recording_size`` long, in
+        ``recording_format``."""
+        key = (recording_id, self.recording_format, self.recording_size)
         with self._lock:
-            data = self._audio_cache.get(recording_id)
+            data = self._audio_cache.get(key)
             if data is None:
                 if len(self._audio_cache) > 64:
                     self._audio_cache.clear()
-                data = self._audio_cache[recording_id] = fake_mp3(recording_id, self.recording_size)
+                data = self._audio_cache[key] = recording_audio(
+                    recording_id, self.recording_size, self.recording_format
+                )
         return data
+
+    @property
+    def recording_mimetype(self):
+        """The Content-Type recordings are served with."""
+        return self.recording_content_type or RECORDING_MIMETYPES[self.recording_format]
 
 
 def scenario_events(provider, scenario, timezone="Europe/Moscow", **params):

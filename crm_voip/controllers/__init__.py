@@ -1,1 +1,2 @@
 from . import crm_voip
+from . import crm_voip_recording

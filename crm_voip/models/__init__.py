@@ -10,3 +10,4 @@ from . import crm_lead
 from . import res_users
 from . import res_company
 from . import ir_http
+from . import crm_voip_recording

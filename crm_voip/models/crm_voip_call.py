@@ -117,6 +117,7 @@ class CrmVoipCall(models.Model):
 
     # Recording
     recording_ref = fields.Char(string="Recording reference", readonly=True, copy=False)
+    recording_ids = fields.One2many("crm.voip.recording", "call_id", string="Recordings")
 
     event_ids = fields.One2many("crm.voip.event", "call_id", string="PBX events", readonly=True)
 
@@ -459,7 +460,7 @@ class CrmVoipCall(models.Model):
     def _crm_voip_on_recording(self, recording_ref):
         """The PBX has (or will have) a recording of this call: fetch it later."""
         self.ensure_one()
-        return True
+        return self.env["crm.voip.recording"]._crm_voip_request(self, recording_ref)
 
     def _crm_voip_notify(self, event):
         """Push the call to the browsers of the users it concerns, never to anyone else.

@@ -1,9 +1,16 @@
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.fields import Command
 
 
 class ResCompany(models.Model):
     _inherit = "res.company"
+
+    crm_voip_recording_retention_days = fields.Integer(
+        string="Keep call recordings (days)",
+        default=365,
+        help="Recordings of older calls are deleted every night, except those kept forever "
+        "or under legal hold; the calls stay in the log. 0 keeps them forever.",
+    )
 
     @api.model_create_multi
     def create(self, vals_list):

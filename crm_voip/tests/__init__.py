@@ -5,3 +5,4 @@ from . import test_crm_voip_security
 from . import test_crm_voip_click_to_call
 from . import test_crm_voip_ui
 from . import test_crm_voip_js
+from . import test_crm_voip_recording
