@@ -53,7 +53,7 @@ def wait_for_http(url, timeout, process):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8069)
-    parser.add_argument("--interval", type=float, default=5.0, help="seconds between calls")
+    parser.add_argument("--interval", type=float, default=8.0, help="seconds between calls")
     parser.add_argument("--no-traffic", action="store_true", help="do not start the simulator")
     args = parser.parse_args()
 
@@ -112,6 +112,7 @@ def main():
                 f"  Odoo with the crm_voip suite: {url}/odoo\n"
                 "  Logins (password = login):\n"
                 "    admin  / admin   administrator, sales and telephony manager, extension 100\n"
+                "    (log in: the calls ring extensions 100-103, so popups appear as they come)\n"
                 "    anna   / anna    salesperson (Анна Смирнова), extension 101\n"
                 "    dmitry / dmitry  salesperson (Дмитрий Орлов), extension 102\n"
                 f"  VATS simulator: http://127.0.0.1:{SIMULATOR_PORT} (Zadarma/Novofon and"
@@ -159,6 +160,9 @@ def start_simulator(odoo_url, interval):
         "zadarma",
         "--interval",
         str(interval),
+        # Seconds between the events of one call: long enough to see a popup ring.
+        "--event-gap",
+        "2",
         "--numbers",
         ",".join(DEMO_NUMBERS),
         "--dids",
