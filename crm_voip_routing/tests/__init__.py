@@ -1,1 +1,6 @@
 from . import test_routing_install
+from . import test_routing_rules
+from . import test_routing_webhook
+from . import test_missed_calls
+from . import test_routing_ui
+from . import test_routing_lookup

@@ -1,0 +1,3 @@
+"""Pure-Python routing core (no Odoo import): see ``engine``."""
+
+from . import engine
