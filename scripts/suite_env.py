@@ -314,8 +314,8 @@ def odoo_command(cluster, database, *args, python=None):
         "-d",
         database,
         *cluster.odoo_args,
-        "--db-filter",
-        f"^{database}$",
+        # No --db-filter: with -d alone Odoo skips listing the databases, which would
+        # open a new connection to PostgreSQL on every request.
         *args,
     ]
 

@@ -24,8 +24,10 @@ export class CallPopup extends Component {
         switch (this.call.status) {
             case "talking":
                 return _t("In call · %s", this.timer.text);
-            case "answered_elsewhere":
-                return _t("Answered by %s", this.call.answeredBy || _t("a colleague"));
+            case "answered_elsewhere": {
+                const colleague = this.call.answeredBy || _t("a colleague");
+                return _t("Answered by %s", colleague);
+            }
             case "missed":
                 return _t("Missed");
             default:
