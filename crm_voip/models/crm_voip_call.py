@@ -249,8 +249,6 @@ class CrmVoipCall(models.Model):
         rank = STATE_RANK[self.state]
 
         if event.kind != EV.RECORDING_READY:
-            if event.direction in ("inbound", "outbound", "internal") and not self.event_ids:
-                values["direction"] = event.direction
             if started and (not self.date_start or started < self.date_start):
                 values["date_start"] = started
             if event.from_number and not self.from_number:
@@ -364,11 +362,26 @@ class CrmVoipCall(models.Model):
         partners = Partner._crm_voip_search_number(number_e164, company)
         leads = Lead._crm_voip_search_number(number_e164, company)
         if partners:
+            # ``child_of`` the callers' commercial entities, expanded by the database in
+            # one statement rather than by a query per level after reading the partners:
+            # the same rows (every descendant, archived ones too, as child_of does).
+            family = SQL(
+                """(WITH RECURSIVE family(id) AS (
+                        SELECT %(commercial)s FROM %(table)s WHERE %(table)s.id IN %(ids)s
+                        UNION
+                        SELECT child.id FROM %(table)s child JOIN family ON %(parent)s = family.id
+                    ) SELECT id FROM family)""",
+                table=SQL.identifier(Partner._table),
+                commercial=SQL.identifier(
+                    Partner._table,
+                    "commercial_partner_id",
+                    to_flush=Partner._fields["commercial_partner_id"],
+                ),
+                ids=tuple(partners.ids),
+                parent=SQL.identifier("child", "parent_id", to_flush=Partner._fields["parent_id"]),
+            )
             leads |= Lead.search(
-                [
-                    ("partner_id", "child_of", partners.commercial_partner_id.ids),
-                    ("company_id", "in", [company.id, False]),
-                ],
+                [("partner_id", "in", family), ("company_id", "in", [company.id, False])],
                 limit=50,
             )
         lead = leads._crm_voip_best_match()

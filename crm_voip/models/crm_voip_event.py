@@ -76,16 +76,16 @@ class CrmVoipEvent(models.Model):
         purpose: a PBX delivers in parallel and retries, and two copies of one event
         racing each other must end as one row and a 200 for both, not as a unique
         violation. Under REPEATABLE READ a conflict with a row committed after our
-        snapshot raises a serialization failure, which Odoo answers by retrying the
-        request, whose second run then sees the row and counts a duplicate.
+        snapshot raises a serialization failure instead: for this statement it can only
+        mean that a concurrent delivery of the very same event committed first (and
+        applied it), so it is counted as a duplicate, without retrying the request.
         """
         self.check_access("create")
         new_ids = []
         for call_event in call_events:
             row = call_event.to_dict()
-            self.env.cr.execute(
-                SQL(
-                    """
+            query = SQL(
+                """
                     INSERT INTO crm_voip_event (
                         provider_id, company_id, event_key, kind, provider_event,
                         provider_call_id, occurred_at, payload, state, attempts,
@@ -95,19 +95,23 @@ class CrmVoipEvent(models.Model):
                     ON CONFLICT (provider_id, event_key) DO NOTHING
                     RETURNING id
                     """,
-                    provider.id,
-                    provider.company_id.id,
-                    call_event.event_key[:255],
-                    call_event.kind,
-                    call_event.provider_event or None,
-                    call_event.provider_call_id or None,
-                    fields.Datetime.to_string(call_event.occurred_at.replace(tzinfo=None)),
-                    self._fields["payload"].convert_to_column(row, self),
-                    self.env.uid,
-                    self.env.uid,
-                )
+                provider.id,
+                provider.company_id.id,
+                call_event.event_key[:255],
+                call_event.kind,
+                call_event.provider_event or None,
+                call_event.provider_call_id or None,
+                fields.Datetime.to_string(call_event.occurred_at.replace(tzinfo=None)),
+                self._fields["payload"].convert_to_column(row, self),
+                self.env.uid,
+                self.env.uid,
             )
-            inserted = self.env.cr.fetchone()
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    self.env.cr.execute(query, log_exceptions=False)
+                    inserted = self.env.cr.fetchone()
+            except pg_errors.SerializationFailure:
+                inserted = None  # the same event, committed by a racing delivery
             if inserted:
                 new_ids.append(inserted[0])
         new_events = self.browse(new_ids)

@@ -32,6 +32,22 @@ class CrmVoipExtension(models.Model):
         ),
     ]
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        extensions = super().create(vals_list)
+        self.env.registry.clear_cache()  # crm.voip.provider._crm_voip_user_id_by_extension
+        return extensions
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
+
     @api.model
     def _crm_voip_for_user(self, user):
         """The extension ``user`` calls from in the current company."""

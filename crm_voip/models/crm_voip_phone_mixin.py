@@ -49,12 +49,16 @@ class CrmVoipPhoneMixin(models.AbstractModel):
 
     @api.model
     def _crm_voip_search_number(self, number_e164, company, limit=50):
-        return self.search(
+        # A matching lead's contact comes with the match: the caller may need it, and a
+        # later access would read every column of the lead in a second query.
+        contact = ["partner_id"] if "partner_id" in self._fields else []
+        return self.search_fetch(
             [
                 "|",
                 ("crm_voip_phone_e164", "=", number_e164),
                 ("crm_voip_mobile_e164", "=", number_e164),
                 ("company_id", "in", [company.id, False]),
             ],
+            contact,
             limit=limit,
         )

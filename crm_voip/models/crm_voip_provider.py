@@ -6,7 +6,7 @@ from datetime import timedelta
 import phonenumbers
 import requests
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
@@ -295,10 +295,17 @@ class CrmVoipProvider(models.Model):
         self.ensure_one()
         if not extension:
             return self.env["res.users"]
-        mapping = self.env["crm.voip.extension"].search(
-            [("provider_id", "=", self.id), ("extension", "=", extension)], limit=1
+        return self.env["res.users"].browse(self._crm_voip_user_id_by_extension(extension))
+
+    @tools.ormcache("self.id", "extension")
+    def _crm_voip_user_id_by_extension(self, extension):
+        """Asked for every PBX event: cached, cleared when an extension changes."""
+        mapping = (
+            self.env["crm.voip.extension"]
+            .sudo()
+            .search([("provider_id", "=", self.id), ("extension", "=", extension)], limit=1)
         )
-        return mapping.user_id
+        return mapping.user_id.id or None
 
     def _crm_voip_line_by_number(self, number_e164, raw_number):
         self.ensure_one()

@@ -1,0 +1,687 @@
+#!/usr/bin/env python3
+"""Benchmark: PBX webhooks posted concurrently into a multi-process Odoo; none lost or doubled.
+
+What is measured: a realistic mix of whole calls (answered, answered with a recording, missed,
+busy, transferred, ring group, outgoing; Zadarma and the generic signed protocol, half each)
+is posted over real HTTP to ``/crm_voip/webhook/<token>`` of an Odoo server started with
+``--workers=2`` (prefork: two HTTP worker processes, the gevent process, no cron), by
+``--clients`` threads. One client posts the events of one call in order, different calls go
+in parallel, and about 5% of the events are delivered twice, as PBXs do when they retry: half
+of those copies race the original (sent while it is in flight, by another thread), half come
+back after the call's last event. Requests are built and signed exactly as the providers do
+by ``vats_simulator`` (``scenarios.build_plan``, ``transport.zadarma_request`` /
+``generic_request``); the simulator also serves the providers' REST APIs, so nothing can
+reach a real PBX.
+
+Why: the PBX does not wait for Odoo. Busy lines send bursts of events for many calls at once,
+events of one call can be retried while the first copy is still being processed, and every
+lost or doubled event is a wrong call log (a missed call shown as answered, a call counted
+twice in the reports).
+
+Measured: the wall time from the first to the last request and the latency of each request
+(warm-up calls, which load the registry in each worker, are posted first and not timed).
+Checked in the database afterwards:
+
+* lost: unique events accepted (HTTP 200) but not stored in ``crm_voip_event``, plus every
+  answer other than 200 to a valid event (all events sent are valid);
+* duplicated: events stored more than once (the unique constraint forbids it; counted
+  anyway), calls logged more than once for one PBX call id, and calls whose final state
+  differs from the scenario's.
+
+Run ``python3 benchmarks/webhook_ingest.py`` (``--help`` for the knobs); the last line is
+``RESULT events_per_s= lost= duplicated=`` where events_per_s counts every delivery
+(duplicates included: each one is a request Odoo must answer) per second of wall time.
+"""
+
+import argparse
+import collections
+import concurrent.futures
+import contextlib
+import os
+import pathlib
+import queue
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
+
+import suite_env  # noqa: E402
+
+from vats_simulator import GenericAccount, Simulator, ZadarmaAccount  # noqa: E402
+from vats_simulator.scenarios import build_plan  # noqa: E402
+from vats_simulator.transport import generic_request, http_request, zadarma_request  # noqa: E402
+
+SEED = 4242
+ZADARMA_KEY, ZADARMA_SECRET = "bench-key", "bench-zadarma-secret"
+GENERIC_KEY, GENERIC_SECRET = "bench-generic-key", "bench-generic-secret"
+TOKENS = {"zadarma": "bench-zadarma-token-0123456789abcdef", "generic": "bench-generic-token-0123"}
+DIDS = {"zadarma": "74951204567", "generic": "74951204568"}
+EXTENSIONS = ("101", "102", "103", "104", "105", "106")
+# scenario name -> (simulator scenario, extra parameters, weight)
+MIX = {
+    "answered": ("answered", {}, 48),
+    "answered+recording": ("answered", {"record": True}, 12),
+    "missed": ("missed", {}, 15),
+    "busy": ("busy", {}, 8),
+    "transferred": ("transferred", {}, 6),
+    "ring group": ("ring_group_answered_elsewhere", {}, 4),
+    "outgoing": ("outgoing", {}, 5),
+    "outgoing+recording": ("outgoing", {"record": True}, 2),
+}
+FINAL_STATE = {"answered": "done", "busy": "busy", "no_answer": "missed", "cancel": "missed"}
+
+
+def say(message=""):
+    print(message, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# The traffic
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Post:
+    """One event of a call, and every delivery of it."""
+
+    call: "Call"
+    payload: dict
+    duplicate: str = ""  # "", "racing" or "late"
+    body: bytes = b""
+    headers: dict = field(default_factory=dict)
+    answers: list = field(default_factory=list)  # (status, seconds, error)
+
+
+@dataclass
+class Call:
+    provider: str
+    label: str
+    call_id: str
+    direction: str
+    state: str
+    user_extension: str  # whose call it ends as; "" for none
+    partner_key: str  # the known client calling or called; "" for an unknown number
+    posts: list = field(default_factory=list)
+
+
+def plan_calls(count, rng, known_numbers, accounts):
+    """``count`` calls of the mix, a third from unknown numbers; returns Call objects."""
+    labels = list(MIX)
+    weights = [MIX[label][2] for label in labels]
+    calls = []
+    for index in range(count):
+        provider = "zadarma" if index % 2 else "generic"
+        label = rng.choices(labels, weights)[0]
+        scenario, extra, _weight = MIX[label]
+        known = rng.random() < 0.67
+        number = rng.choice(known_numbers) if known else f"7999{index:07d}"
+        extensions = rng.sample(EXTENSIONS, 3 if scenario == "ring_group_answered_elsewhere" else 2)
+        if scenario not in ("transferred", "ring_group_answered_elsewhere"):
+            extensions = extensions[:1]
+        params = dict(extra, did=DIDS[provider], extensions=extensions)
+        if scenario == "outgoing":
+            params.update(number=number, extension=extensions[0])
+        else:
+            params["caller"] = number if provider == "zadarma" else "+" + number
+        plan = build_plan(provider, scenario, tzinfo=accounts[provider].get("tzinfo"), **params)
+        record = plan.calls[0]
+        call = Call(
+            provider=provider,
+            label=label,
+            call_id=record.call_id,
+            direction=record.direction,
+            state=FINAL_STATE[record.disposition],
+            user_extension=record.extension if record.disposition == "answered" else "",
+            partner_key=number if known else "",
+        )
+        for payload in plan.events:
+            roll = rng.random()
+            duplicate = "racing" if roll < 0.025 else "late" if roll < 0.05 else ""
+            call.posts.append(Post(call, payload, duplicate))
+        calls.append(call)
+    return calls
+
+
+class Traffic:
+    """Posts calls from ``clients`` threads; copies race from a separate pool."""
+
+    def __init__(self, urls, accounts, clients):
+        self.urls = urls
+        self.accounts = accounts
+        self.clients = clients
+        self.racers = concurrent.futures.ThreadPoolExecutor(max_workers=8)
+        self.lock = threading.Lock()
+
+    def sign(self, post):
+        account = self.accounts[post.call.provider]["account"]
+        if post.call.provider == "zadarma":
+            post.body, post.headers = zadarma_request(account, post.payload)
+        else:
+            post.body, post.headers = generic_request(account, post.payload)
+
+    def deliver(self, post):
+        status, _data, _headers, error, elapsed = http_request(
+            "POST", self.urls[post.call.provider], post.body, post.headers, timeout=120
+        )
+        with self.lock:
+            post.answers.append((status, elapsed, error))
+
+    def play_call(self, call):
+        racing = []
+        for post in call.posts:
+            self.sign(post)
+            if post.duplicate == "racing":
+                racing.append(self.racers.submit(self.deliver, post))
+            self.deliver(post)
+        for post in call.posts:
+            if post.duplicate == "late":
+                self.deliver(post)
+        for future in racing:
+            future.result()
+
+    def run(self, calls):
+        """Play ``calls``; returns the wall time in seconds."""
+        todo = queue.Queue()
+        for call in calls:
+            todo.put(call)
+        failures = []
+
+        def client():
+            while True:
+                try:
+                    call = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    self.play_call(call)
+                except Exception as error:  # noqa: BLE001 - reported, never hidden
+                    failures.append(repr(error))
+
+        threads = [threading.Thread(target=client) for _ in range(self.clients)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+        if failures:
+            say(f"   client errors: {len(failures)}, e.g. {failures[0]}")
+        return wall
+
+    def close(self):
+        self.racers.shutdown(wait=True)
+
+
+# ---------------------------------------------------------------------------
+# Odoo: database, accounts, server
+# ---------------------------------------------------------------------------
+
+
+def install(cluster, database, log_path):
+    command = suite_env.odoo_command(
+        cluster,
+        database,
+        "-i",
+        "crm_voip",
+        "--without-demo",
+        "all",
+        "--stop-after-init",
+        "--no-http",
+        "--log-level",
+        "warn",
+        "--logfile",
+        str(log_path),
+    )
+    if subprocess.run(command, env=suite_env.odoo_environment(), check=False).returncode:
+        suite_env.fail(f"installing crm_voip failed, see {log_path}")
+
+
+def configure(odoo, database, rest_url, n_partners):
+    """PBX accounts, salespeople with extensions, lines and known clients; committed.
+
+    Returns ``(user id by extension, partner id by number)``.
+    """
+    from odoo import SUPERUSER_ID, api
+    from odoo.fields import Command
+
+    registry = odoo.modules.registry.Registry(database)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+        russia = env.ref("base.ru")
+        company = env.ref("base.main_company")
+        company.country_id = russia
+        salesman = env.ref("sales_team.group_sale_salesman")
+        users = {}
+        for extension in EXTENSIONS:
+            users[extension] = (
+                env["res.users"]
+                .with_context(no_reset_password=True)
+                .create(
+                    {
+                        "name": f"Agent {extension}",
+                        "login": f"agent{extension}",
+                        "company_id": company.id,
+                        "company_ids": [Command.set(company.ids)],
+                        "groups_id": [Command.set(salesman.ids)],
+                    }
+                )
+            )
+        common = {
+            "company_id": company.id,
+            "country_id": russia.id,
+            "timezone": "Europe/Moscow",
+        }
+        env["crm.voip.provider"].create(
+            [
+                dict(
+                    common,
+                    name="Zadarma (benchmark)",
+                    code="zadarma",
+                    api_key=ZADARMA_KEY,
+                    api_secret=ZADARMA_SECRET,
+                    webhook_token=TOKENS["zadarma"],
+                    base_url=rest_url,
+                    unknown_caller_policy="lead",
+                    line_ids=[Command.create({"name": "Moscow", "number": DIDS["zadarma"]})],
+                    extension_ids=[
+                        Command.create({"user_id": user.id, "extension": ext})
+                        for ext, user in users.items()
+                    ],
+                ),
+                dict(
+                    common,
+                    name="Generic (benchmark)",
+                    code="generic",
+                    api_key=GENERIC_KEY,
+                    webhook_secret=GENERIC_SECRET,
+                    webhook_token=TOKENS["generic"],
+                    base_url=rest_url + "/generic",
+                    unknown_caller_policy="contact",
+                    line_ids=[Command.create({"name": "Support", "number": DIDS["generic"]})],
+                    extension_ids=[
+                        Command.create({"user_id": user.id, "extension": ext})
+                        for ext, user in users.items()
+                    ],
+                ),
+            ]
+        )
+        numbers = [f"7916{1_000_000 + 7919 * i % 9_000_000:07d}" for i in range(n_partners)]
+        partners = env["res.partner"].create(
+            [
+                {"name": f"Client {i}", "mobile": f"+7 ({n[1:4]}) {n[4:7]}-{n[7:9]}-{n[9:]}"}
+                for i, n in enumerate(numbers)
+            ]
+        )
+        result = (
+            {ext: user.id for ext, user in users.items()},
+            dict(zip(numbers, partners.ids, strict=True)),
+        )
+    registry.delete(database)
+    odoo.sql_db.close_all()
+    return result
+
+
+def start_server(cluster, database, port, log_path):
+    """``python3 benchmarks/odoo_server.py`` rather than ``-m odoo``: see that file."""
+    python, dash_m, odoo_module, *arguments = suite_env.odoo_command(
+        cluster,
+        database,
+        "--workers",
+        "2",
+        "--max-cron-threads",
+        "0",
+        "--http-interface",
+        "127.0.0.1",
+        "--http-port",
+        str(port),
+        "--gevent-port",
+        str(suite_env.free_port()),
+        "--db_maxconn",
+        "16",
+        "--limit-time-real",
+        "600",
+        "--limit-time-cpu",
+        "300",
+        "--log-level",
+        "warn",
+        # Odoo logs each retried serialization failure at INFO there.
+        "--log-handler",
+        "odoo.service.model:INFO",
+        "--logfile",
+        str(log_path),
+    )
+    assert (dash_m, odoo_module) == ("-m", "odoo")
+    process = subprocess.Popen(
+        [python, str(ROOT / "benchmarks" / "odoo_server.py"), *arguments],
+        env=suite_env.odoo_environment(),
+        start_new_session=True,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            suite_env.fail(f"the Odoo server exited ({process.returncode}), see {log_path}")
+        status, *_rest = http_request("GET", f"http://127.0.0.1:{port}/web/health", timeout=2)
+        if status == 200:
+            return process
+        time.sleep(0.5)
+    stop_server(process)
+    suite_env.fail(f"the Odoo server did not answer within 90 s, see {log_path}")
+
+
+def stop_server(process):
+    """SIGTERM the server we started (its master stops its workers), SIGKILL its group late."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # a worker that outlived its master
+
+
+# ---------------------------------------------------------------------------
+# Verification
+# ---------------------------------------------------------------------------
+
+
+def event_key(adapters, post):
+    """The key the provider adapter gives this delivery: what crm_voip_event must hold."""
+    from odoo.addons.crm_voip.providers.events import WebhookRequest
+
+    request = WebhookRequest(
+        method="POST",
+        url=post.call.provider,
+        body=post.body,
+        headers=post.headers,
+        content_type=post.headers.get("Content-Type", ""),
+        received_at=datetime.now(timezone.utc),
+    )
+    [parsed] = adapters[post.call.provider].parse(request)
+    return parsed.event_key
+
+
+def verify(odoo, database, calls, users, partners):
+    from odoo.addons.crm_voip import providers
+
+    adapters = {
+        "zadarma": providers.get_adapter_class("zadarma")({"timezone": "Europe/Moscow"}),
+        "generic": providers.get_adapter_class("generic")({}),
+    }
+    with odoo.sql_db.db_connect(database).cursor() as cr:
+        cr.execute("SELECT id, code FROM crm_voip_provider")
+        provider_code = dict(cr.fetchall())
+        cr.execute("SELECT provider_id, event_key, count(*) FROM crm_voip_event GROUP BY 1, 2")
+        stored = collections.Counter()
+        for provider_id, key, count in cr.fetchall():
+            stored[(provider_code[provider_id], key)] += count
+        cr.execute("SELECT state, count(*) FROM crm_voip_event GROUP BY 1")
+        event_states = dict(cr.fetchall())
+        cr.execute(
+            "SELECT error, count(*) FROM crm_voip_event WHERE state = 'error'"
+            " GROUP BY 1 ORDER BY 2 DESC LIMIT 3"
+        )
+        event_errors = cr.fetchall()
+        cr.execute(
+            """SELECT provider_id, provider_call_id, count(*), min(state), min(direction),
+                      min(user_id), min(partner_id), bool_or(lead_id IS NOT NULL)
+                 FROM crm_voip_call GROUP BY 1, 2"""
+        )
+        logged = {(provider_code[row[0]], row[1]): row[2:] for row in cr.fetchall()}
+
+    checks = collections.Counter()
+    for call in calls:
+        for post in call.posts:
+            statuses = [status for status, _elapsed, _error in post.answers]
+            checks["non-200 answers"] += sum(status != 200 for status in statuses)
+            if 200 in statuses and not stored[(call.provider, event_key(adapters, post))]:
+                checks["accepted, not stored"] += 1
+        found = logged.get((call.provider, call.call_id))
+        if found is None:
+            checks["calls missing"] += 1
+            continue
+        count, state, direction, user_id, partner_id, has_lead = found
+        checks["calls logged twice"] += count > 1
+        checks["wrong final state"] += state != call.state or direction != call.direction
+        expected_user = users.get(call.user_extension)
+        checks["wrong salesperson (info)"] += (user_id or None) != expected_user
+        if call.partner_key:
+            checks["known client not linked (info)"] += partner_id != partners[call.partner_key]
+        elif call.direction == "inbound":
+            checks["unknown caller without contact/lead (info)"] += not (partner_id or has_lead)
+    checks["events stored twice"] = sum(count > 1 for count in stored.values())
+    return checks, event_states, event_errors
+
+
+def server_log_summary(log_path):
+    """Retried serialization failures and problems the server logged."""
+    retries, problems = collections.Counter(), collections.Counter()
+    with open(log_path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if "tries left" in line or "maximum number of tries" in line:
+                retries[line.split(" odoo.service.model: ")[-1].split(",")[0].strip()] += 1
+                # The worker sleeps before retrying: time no other request can use it.
+                slept = re.search(r"try again in ([0-9.]+) sec", line)
+                retries["seconds slept by workers"] += float(slept[1]) if slept else 0
+            match = re.match(r"^\S+ \S+ \d+ (WARNING|ERROR|CRITICAL) \S+ (\S+): (.*)$", line)
+            if match:
+                problems[f"{match[1]} {match[2]}: {match[3][:160]}"] += 1
+    return retries, problems
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+
+def listen_overflows():
+    """Connections the kernel dropped because a listen queue was full (Linux), or None.
+
+    Odoo's prefork server listens with a backlog of 8 per worker; beyond that, a
+    connection's first packets are dropped and resent, and a worker may then time out
+    reading the request (``ODOO_HTTP_SOCKET_TIMEOUT``, 2 s) and close it unanswered.
+    """
+    try:
+        lines = pathlib.Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return int(table.get("ListenOverflows", 0))
+    return None
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def answers_of(calls, provider=None):
+    return [
+        answer
+        for call in calls
+        if provider in (None, call.provider)
+        for post in call.posts
+        for answer in post.answers
+    ]
+
+
+def report_traffic(run):
+    """Throughput, answers and latencies; returns the number of requests per second."""
+    calls, warmup, wall = run["calls"], run["warmup"], run["wall"]
+    answers = answers_of(calls)
+    unique = sum(len(call.posts) for call in calls)
+    by_label = collections.Counter(call.label for call in calls)
+    say()
+    say("== Webhook ingestion ==")
+    say(
+        f"{len(calls)} calls ({', '.join(f'{k} {v}' for k, v in sorted(by_label.items()))}), "
+        f"{unique} unique events, {len(answers) - unique} duplicate deliveries, "
+        f"{len(answers)} requests"
+    )
+    say(
+        f"wall time {wall:.1f} s: {len(answers) / wall:.1f} requests/s, "
+        f"{unique / wall:.1f} unique events/s"
+    )
+    for label, group in (("timed run", calls), ("warm-up", warmup)):
+        statuses = collections.Counter(status or error for status, _s, error in answers_of(group))
+        say(f"HTTP answers, {label}: {dict(statuses)}")
+    for call in warmup + calls:
+        for post in call.posts:
+            for status, elapsed, error in post.answers:
+                if status != 200:
+                    kind = post.payload.get("event") or post.payload.get("type")
+                    answer = status or error
+                    say(f"  not 200: {call.provider} {kind} -> {answer} after {elapsed:.1f} s")
+    if run["overflows"] is not None:
+        say(
+            "connections dropped by full listen queues during the timed run (kernel counter, "
+            f"whole machine): {run['overflows']}"
+        )
+    for provider in (None, "zadarma", "generic"):
+        latencies = [elapsed * 1000 for _status, elapsed, _error in answers_of(calls, provider)]
+        say(
+            f"latency per request{f' ({provider})' if provider else ''}: "
+            f"p50 {statistics.median(latencies):.1f} ms, "
+            f"p95 {percentile(latencies, 0.95):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
+            f"max {max(latencies):.1f} ms"
+        )
+    return len(answers) / wall
+
+
+def report(run, checks, event_states, event_errors, retries, problems, sim, timings):
+    events_per_s = report_traffic(run)
+    say(f"events in the database by state: {event_states}")
+    for error, count in event_errors:
+        say(f"  apply error x{count}: {(error or '')[:200]}")
+    slept = retries.pop("seconds slept by workers", 0)
+    say(
+        f"serialization failures retried by Odoo: {dict(retries) or 0}; the workers slept "
+        f"{slept:.1f} s before those retries"
+    )
+    for line, count in problems.most_common(8):
+        say(f"  server log x{count}: {line}")
+    say(f"REST calls the PBX simulator received during the run: {len(sim.requests)}")
+    say(
+        "checks (warm-up and timed calls): "
+        + ", ".join(f"{name} {count}" for name, count in checks.items())
+    )
+    say("phases: " + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in timings))
+    lost = checks["accepted, not stored"] + checks["non-200 answers"]
+    duplicated = (
+        checks["events stored twice"] + checks["calls logged twice"] + checks["wrong final state"]
+    )
+    say(f"RESULT events_per_s={events_per_s:.1f} lost={lost} duplicated={duplicated}")
+
+
+@contextlib.contextmanager
+def phase(name, timings):
+    say(f"-- {name} ...")
+    started = time.perf_counter()
+    yield
+    elapsed = time.perf_counter() - started
+    timings.append((name, elapsed))
+    say(f"   {name}: {elapsed:.1f} s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1200, help="measured calls (~3.9 events)")
+    parser.add_argument("--clients", type=int, default=24, help="concurrent client threads")
+    parser.add_argument("--partners", type=int, default=300, help="known clients")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    timings = []
+    with phase("prerequisites", timings):
+        version = suite_env.check_odoo()
+        suite_env.ensure_python_dependencies()
+        say(f"   Odoo {version}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    import odoo
+    import odoo.modules.registry
+    import odoo.sql_db
+    from odoo.tools import config
+
+    database = f"bench_webhook_{int(time.time())}"
+    logs = ROOT / ".test-logs"
+    logs.mkdir(exist_ok=True)
+    install_log, server_log = logs / "benchmark-webhook-install.log", logs / "benchmark-webhook.log"
+    for path in (install_log, server_log):
+        path.unlink(missing_ok=True)  # the checks read the server log: this run's only
+    port = suite_env.free_port()
+    urls = {p: f"http://127.0.0.1:{port}/crm_voip/webhook/{t}" for p, t in TOKENS.items()}
+    zadarma = ZadarmaAccount(urls["zadarma"], ZADARMA_KEY, ZADARMA_SECRET, "Europe/Moscow")
+    generic = GenericAccount(urls["generic"], GENERIC_SECRET, GENERIC_KEY)
+    accounts = {
+        "zadarma": {"account": zadarma, "tzinfo": zadarma.tzinfo},
+        "generic": {"account": generic, "tzinfo": None},
+    }
+    cluster = suite_env.PostgresCluster()
+    sim = Simulator(zadarma=zadarma, generic=generic, auto_play_originate=False)
+    server = None
+    try:
+        with phase("PostgreSQL cluster + install crm_voip (no demo data)", timings):
+            cluster.start()
+            install(cluster, database, install_log)
+        config.parse_config(
+            ["--addons-path", str(ROOT), "-d", database, *cluster.odoo_args, "--log-level",
+             "warn", "--logfile", str(install_log)]
+        )  # fmt: skip
+        sim.start()
+        with phase("PBX accounts, agents, clients", timings):
+            users, partners = configure(odoo, database, sim.base_url, args.partners)
+        with phase("Odoo server, --workers=2", timings):
+            server = start_server(cluster, database, port, server_log)
+        rng = random.Random(SEED)
+        known = list(partners)
+        traffic = Traffic(urls, accounts, args.clients)
+        with phase("warm-up (not timed)", timings):
+            warmup = plan_calls(4 * args.clients, rng, known, accounts)
+            traffic.run(warmup)
+        calls = plan_calls(args.calls, rng, known, accounts)
+        sim.clear()
+        overflows = listen_overflows()
+        with phase(f"{args.calls} calls from {args.clients} clients", timings):
+            wall = traffic.run(calls)
+        if overflows is not None:
+            overflows = listen_overflows() - overflows
+        traffic.close()
+        stop_server(server)
+        server = None
+        with phase("verification", timings):
+            checks, event_states, event_errors = verify(
+                odoo, database, warmup + calls, users, partners
+            )
+            retries, problems = server_log_summary(server_log)
+        say(f"   load average now {os.getloadavg()[0]:.2f}; server log: {server_log}")
+    finally:
+        if server is not None:
+            stop_server(server)
+        sim.stop()
+        with contextlib.suppress(Exception):
+            odoo.sql_db.close_all()
+        if cluster.external:
+            with contextlib.suppress(Exception):
+                cluster.psql(f'DROP DATABASE IF EXISTS "{database}"')
+        cluster.stop()
+    timings.append(("total", time.perf_counter() - started))
+    run = {"calls": calls, "warmup": warmup, "wall": wall, "overflows": overflows}
+    report(run, checks, event_states, event_errors, retries, problems, sim, timings)
+
+
+if __name__ == "__main__":
+    main()
