@@ -7,7 +7,7 @@ import phonenumbers
 import requests
 
 from odoo import api, fields, models, tools
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 from odoo.addons.base.models.res_partner import _tz_get
@@ -154,6 +154,11 @@ class CrmVoipProvider(models.Model):
         compute="_compute_event_stats",
     )
     event_error_count = fields.Integer(compute="_compute_event_stats")
+    recording_failed_count = fields.Integer(
+        string="Recordings to check",
+        compute="_compute_recording_failed_count",
+        groups="crm_voip.crm_voip_group_manager",
+    )
 
     _sql_constraints = [
         ("webhook_token_unique", "UNIQUE(webhook_token)", "The webhook token must be unique."),
@@ -194,6 +199,17 @@ class CrmVoipProvider(models.Model):
                 provider.health = "silent"
             else:
                 provider.health = "ok"
+
+    def _compute_recording_failed_count(self):
+        counts = dict(
+            self.env["crm.voip.recording"]._read_group(
+                [("provider_id", "in", self.ids), ("state", "=", "failed")],
+                ["provider_id"],
+                ["__count"],
+            )
+        )
+        for provider in self:
+            provider.recording_failed_count = counts.get(provider, 0)
 
     @api.constrains("ip_allowlist")
     def _check_ip_allowlist(self):
@@ -243,6 +259,16 @@ class CrmVoipProvider(models.Model):
             "domain": [("provider_id", "=", self.id)],
             "context": {"search_default_filter_error": 1},
         }
+
+    def action_crm_voip_open_failed_recordings(self):
+        self.ensure_one()
+        if not self.env.user.has_group("crm_voip.crm_voip_group_manager"):
+            raise AccessError(self.env._("Only telephony managers see failed recordings."))
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_voip.crm_voip_recording_action_to_check"
+        )
+        action["domain"] = [("provider_id", "=", self.id), ("state", "=", "failed")]
+        return action
 
     # ------------------------------------------------------------------
     # Business

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from .. import providers
@@ -652,35 +651,3 @@ class CrmVoipRecording(models.Model):
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
         return len(orphan_ids)
-
-
-class CrmVoipProvider(models.Model):
-    # Kept beside the recordings it counts: the failed ones, on the PBX account's form.
-    _inherit = "crm.voip.provider"
-
-    recording_failed_count = fields.Integer(
-        string="Recordings to check",
-        compute="_compute_recording_failed_count",
-        groups="crm_voip.crm_voip_group_manager",
-    )
-
-    def _compute_recording_failed_count(self):
-        counts = dict(
-            self.env["crm.voip.recording"]._read_group(
-                [("provider_id", "in", self.ids), ("state", "=", "failed")],
-                ["provider_id"],
-                ["__count"],
-            )
-        )
-        for provider in self:
-            provider.recording_failed_count = counts.get(provider, 0)
-
-    def action_crm_voip_open_failed_recordings(self):
-        self.ensure_one()
-        if not self.env.user.has_group("crm_voip.crm_voip_group_manager"):
-            raise AccessError(self.env._("Only telephony managers see failed recordings."))
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "crm_voip.crm_voip_recording_action_to_check"
-        )
-        action["domain"] = [("provider_id", "=", self.id), ("state", "=", "failed")]
-        return action
