@@ -1,1 +1,5 @@
 from . import test_reports_install
+from . import test_report_measures
+from . import test_report_security
+from . import test_xlsx
+from . import test_ui

@@ -1,0 +1,3 @@
+from . import crm_voip_call_report_mixin
+from . import crm_voip_call_report
+from . import crm_voip_call_report_daily
