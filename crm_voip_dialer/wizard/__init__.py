@@ -1,0 +1,1 @@
+from . import crm_voip_dialer_import
