@@ -45,6 +45,7 @@ class Simulator:
         extensions=None,
         auto_play_originate=True,
         originate_delay=0.2,
+        originate_event_gap=0.0,
         webhook_timeout=10.0,
         enforce_rate_limits=False,
         rate_limits=None,
@@ -70,6 +71,9 @@ class Simulator:
         self.extensions = {str(k): v for k, v in (extensions or DEFAULT_EXTENSIONS).items()}
         self.auto_play_originate = auto_play_originate
         self.originate_delay = originate_delay
+        #: Seconds between the webhooks of an auto-played originate call (ringing, answered,
+        #: ended), so that a browser can see each state.
+        self.originate_event_gap = originate_event_gap
         self.webhook_timeout = webhook_timeout
         #: Extra HTTP headers sent with every webhook, beyond the provider's own (e.g. a
         #: cookie a test server wants); never part of what is signed.
@@ -426,7 +430,9 @@ class Simulator:
             if provider == "generic" and extra:
                 params["did"] = str(extra)
             self._spawn(
-                lambda: self.play(provider, "outgoing", **params),
+                lambda: self.play(
+                    provider, "outgoing", event_gap=self.originate_event_gap, **params
+                ),
                 delay=self.originate_delay,
                 name=f"originate-{call_id}",
             )
