@@ -65,9 +65,7 @@ class CrmVoipDialerAgent(models.Model):
             [("state", "in", ("running", "paused"))]
         )
         user = self.env.user
-        mode_labels = dict(
-            campaigns._fields["mode"]._description_selection(self.env)
-        )
+        mode_labels = dict(campaigns._fields["mode"]._description_selection(self.env))
         return [
             {"id": campaign.id, "name": campaign.name, "mode": mode_labels[campaign.mode]}
             for campaign in campaigns
@@ -106,7 +104,11 @@ class CrmVoipDialerAgent(models.Model):
             self.env.ref("crm_voip_dialer.ir_cron_dialer_tick")._trigger()
 
     def action_ready(self):
-        self._dialer_check_own()._dialer_set_state("ready")
+        agent = self._dialer_check_own()
+        agent._dialer_set_state("ready")
+        if agent.campaign_id.mode == "preview" and agent.campaign_id.state == "running":
+            # Preview: the next card comes with the answer, not in a second request.
+            return self.dialer_preview_next()
         return self.dialer_panel_data()
 
     def action_pause(self):
@@ -156,6 +158,8 @@ class CrmVoipDialerAgent(models.Model):
     def dialer_panel_data(self):
         """Everything the agent panel shows."""
         agent = self._dialer_check_own()
+        # The contact is computed from the lines, which this request may have just changed.
+        agent.invalidate_recordset(["line_id", "status"])
         campaign = agent.campaign_id
         line = agent.line_id
         card = False

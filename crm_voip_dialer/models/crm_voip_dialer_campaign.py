@@ -7,7 +7,7 @@ import psycopg2.errors
 from phonenumbers import timezone as phonenumbers_timezone
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 from odoo.addons.base.models.res_partner import _tz_get
@@ -21,6 +21,10 @@ _logger = logging.getLogger(__name__)
 AGENT_BUSY_STATES = ("preview", "dialing", "talking", "wrapup")
 NUMBER_BUSY_STATES = ("preview", "dialing", "talking")
 FINAL_LINE_STATES = ("done", "exhausted", "excluded")
+# A campaign call the PBX has said nothing of for this long never connected.
+STALE_DIALING_MINUTES = 10
+# A card reserved in preview by an agent who has left goes back to the queue after this.
+STALE_PREVIEW_MINUTES = 30
 
 
 class CrmVoipDialerCampaign(models.Model):
@@ -403,6 +407,7 @@ class CrmVoipDialerCampaign(models.Model):
         this campaign until the next tick.
         """
         testing = getattr(threading.current_thread(), "testing", False)
+        self._dialer_recover_stale_lines()
         campaigns = self.search(
             [("state", "=", "running"), ("mode", "!=", "preview")], order="priority desc, id"
         )
@@ -433,6 +438,47 @@ class CrmVoipDialerCampaign(models.Model):
             campaign._dialer_record_originate(claims, errors)
             if not testing:
                 self.env.cr.commit()
+
+    @api.model
+    def _dialer_recover_stale_lines(self, now=None):
+        """Free the lines a lost PBX event would otherwise hold for ever (and with them
+        their agent and number): a call that ended without its line hearing of it, a call
+        the PBX never reported on, a preview card whose agent has left."""
+        now = now or fields.Datetime.now()
+        Line = self.env["crm.voip.dialer.line"].sudo()
+        in_call = Line.search(
+            [("state", "in", ("dialing", "talking")), ("campaign_id.state", "!=", "draft")]
+        )
+        for line in in_call:
+            call = line.call_id
+            if call.state in ("done", "missed", "busy", "failed"):
+                line._dialer_on_call_end(call)
+            elif (
+                line.state == "dialing"
+                and call.state == "ringing"
+                and call.date_start
+                and call.date_start < fields.Datetime.subtract(now, minutes=STALE_DIALING_MINUTES)
+            ):
+                call.crm_voip_dialer_originate_failed(
+                    self.env._(
+                        "The PBX reported nothing of this call for %(minutes)s minutes.",
+                        minutes=STALE_DIALING_MINUTES,
+                    )
+                )
+        stale_previews = Line.search(
+            [
+                ("state", "=", "preview"),
+                ("write_date", "<", fields.Datetime.subtract(now, minutes=STALE_PREVIEW_MINUTES)),
+            ]
+        ).filtered(
+            lambda line: (
+                not line.campaign_id.agent_ids.filtered(
+                    lambda a: a.user_id == line.user_id and a.state != "offline"
+                )
+            )
+        )
+        stale_previews.write({"state": "pending", "user_id": False})
+        return len(in_call), len(stale_previews)
 
     @api.model
     def _dialer_originate(self, adapter, claims):
@@ -649,9 +695,15 @@ class CrmVoipDialerCampaign(models.Model):
                 user._bus_send("crm_voip_dialer/update", {"campaign_id": campaign.id})
 
     def dialer_dashboard_data(self):
-        """Figures of the supervisor dashboard."""
+        """Figures of the supervisor dashboard: its supervisor's and the managers'."""
         self.ensure_one()
         self.check_access("read")
+        if self.user_id != self.env.user and not self.env.user.has_group(
+            "crm_voip.crm_voip_group_manager"
+        ):
+            raise AccessError(
+                self.env._("Only the campaign's supervisor and telephony managers see its figures.")
+            )
         Line = self.env["crm.voip.dialer.line"]
         Attempt = self.env["crm.voip.dialer.attempt"]
         self._compute_line_counts()

@@ -2,3 +2,4 @@ from . import test_dialer_install
 from . import test_dialer_compliance
 from . import test_dialer_concurrency
 from . import test_dialer_simulator
+from . import test_dialer_ui

@@ -1,8 +1,9 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from freezegun import freeze_time
 
+from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from odoo.addons.crm_voip_dialer.models.crm_voip_dialer_campaign import CrmVoipDialerCampaign
@@ -199,3 +200,49 @@ class TestDialerCompliance(DialerCommon):
         self.assertGreater(ahead_ticks, 0, "power mode dials ahead when it may")
         self.assertEqual(finished, 120)
         self.assertLessEqual(abandoned / answered, 0.05 + 1.0 / answered)
+
+    def test_stale_lines_are_recovered(self):
+        """A lost hang-up, a PBX that never reported, an agent gone from his preview card:
+        the scheduler frees the line (and with it the agent and the number)."""
+        partners = self._partners(3)
+        campaign = self._campaign(partners, retry_failed=30)
+        campaign.action_start()
+        self._ready(campaign)
+        campaign._cron_dialer_tick()
+        ended, silent, previewed = campaign.line_ids.sorted("id")
+        self.assertEqual(set(campaign.line_ids.mapped("state")), {"dialing"})
+        dialled_at = silent.call_id.date_start
+        # The hang-up was applied to the call, but its line never heard of it.
+        ended.call_id.sudo().write({"state": "busy", "date_end": dialled_at})
+        previewed.call_id.sudo().write({"state": "failed"})
+        previewed.write({"state": "preview", "call_id": False})
+        agent = campaign.agent_ids.filtered(lambda a: a.user_id == previewed.user_id)
+        agent.state = "offline"
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE crm_voip_dialer_line SET write_date = %s WHERE id = %s",
+            (dialled_at, previewed.id),
+        )
+        self.env.invalidate_all()
+        campaign._dialer_recover_stale_lines(now=dialled_at + timedelta(minutes=5))
+        self.assertEqual(ended.state, "pending")
+        self.assertEqual(ended.last_outcome, "busy")
+        self.assertEqual(silent.state, "dialing", "five minutes of silence is not stale yet")
+        self.assertEqual(previewed.state, "preview", "a fresh card stays with its agent")
+        campaign._dialer_recover_stale_lines(now=dialled_at + timedelta(minutes=45))
+        self.assertRecordValues(
+            silent | previewed,
+            [
+                {"state": "pending", "last_outcome": "failed", "user_id": False},
+                {"state": "pending", "last_outcome": False, "user_id": False},
+            ],
+        )
+        self.assertEqual(silent.call_id.state, "failed")
+        logged = silent.call_id.message_ids.mapped("body")
+        self.assertTrue(any("reported nothing" in str(body) for body in logged))
+
+    def test_dashboard_is_for_the_supervisor_and_managers(self):
+        campaign = self._campaign(self._partners(2), user_id=self.sales_manager.id)
+        self.assertEqual(campaign.with_user(self.sales_manager).dialer_dashboard_data()["total"], 2)
+        with self.assertRaises(AccessError):
+            campaign.with_user(self.salesman_anna).dialer_dashboard_data()

@@ -21,6 +21,7 @@ export class DialerAgentPanel extends Component {
         this.voip = useService("crm_voip");
         this.state = useState({ campaigns: [], data: null, note: "", now: Date.now() });
         this.campaignId = this.props.action?.params?.campaign_id;
+        this.sequence = 0;
         this.onKeydown = this.onKeydown.bind(this);
         this.onUpdate = () => this.refresh();
         onWillStart(async () => {
@@ -70,7 +71,12 @@ export class DialerAgentPanel extends Component {
     }
 
     async call(method, args = []) {
-        this.state.data = await this.orm.call("crm.voip.dialer.agent", method, [[this.agentId], ...args]);
+        // Only the answer to the latest request is shown: a slower, older one is stale.
+        const sequence = ++this.sequence;
+        const data = await this.orm.call("crm.voip.dialer.agent", method, [[this.agentId], ...args]);
+        if (sequence === this.sequence) {
+            this.state.data = data;
+        }
     }
 
     async refresh() {
@@ -80,10 +86,8 @@ export class DialerAgentPanel extends Component {
     }
 
     async ready() {
+        // In preview mode, the answer carries the next contact's card.
         await this.call("action_ready");
-        if (this.state.data.campaign.mode === "preview") {
-            await this.call("dialer_preview_next");
-        }
     }
 
     async leave() {
