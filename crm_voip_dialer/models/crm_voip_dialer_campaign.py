@@ -428,7 +428,14 @@ class CrmVoipDialerCampaign(models.Model):
                 self.env.cr.rollback()
                 continue
             if not claims:
-                campaign._dialer_check_finished()
+                try:
+                    with self.env.cr.savepoint():
+                        campaign._dialer_check_finished()
+                except psycopg2.errors.SerializationFailure:
+                    if testing:
+                        raise
+                    # Another worker is closing the same campaign.
+                    self.env.cr.rollback()
                 continue
             adapter = campaign.provider_id._get_crm_voip_adapter()
             if not testing:
