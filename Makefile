@@ -36,4 +36,5 @@ pot: check-odoo
 
 ## Refresh the screenshots of __manifest_docs__/ (taken by the browser tours).
 screenshots: check-odoo
-	CRM_VOIP_DOC_SCREENSHOTS=1 $(PYTHON) scripts/run_tests.py --test-tags /crm_voip:TestCrmVoipUi
+	CRM_VOIP_DOC_SCREENSHOTS=1 $(PYTHON) scripts/run_tests.py --test-tags \
+	  /crm_voip:TestCrmVoipUi,/crm_voip_reports:TestCrmVoipReportsUi,/crm_voip_reports:TestXlsxExport,/crm_voip_dialer:TestDialerUi

@@ -160,7 +160,7 @@ def main():
     log(f"Odoo {version} found in {suite_env.python_executable()}")
     suite_env.ensure_python_dependencies()
     if not args.skip_odoo:
-        suite_env.ensure_chromium()
+        suite_env.ensure_debian_tools()
 
     lint_ok = run_lint()
     passed, failed = run_pytest()

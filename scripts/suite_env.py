@@ -117,20 +117,42 @@ def ensure_python_dependencies(python=None):
         fail(f"pip could not install {' '.join(wanted)} for {python!r}")
 
 
+# What the tests drive outside Python, by command: Debian package. Chromium runs the tours;
+# LibreOffice and poppler prove that the Excel export opens and draws its charts.
+DEBIAN_TOOLS = {
+    "chromium": "chromium",
+    "soffice": "libreoffice-calc-nogui",
+    "pdftotext": "poppler-utils",
+}
+
+
+def ensure_debian_tools(commands=tuple(DEBIAN_TOOLS)):
+    """Install the Debian packages of the missing ``commands`` (one apt-get run)."""
+    missing = sorted({DEBIAN_TOOLS[command] for command in commands if not shutil.which(command)})
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        fail(f"The tests need these Debian packages: {' '.join(missing)}. Install them first.")
+    log(f"installing Debian's {' '.join(missing)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+    result = subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        env=env,
+        check=False,
+    )
+    still = [command for command in commands if not shutil.which(command)]
+    if result.returncode != 0 or still:
+        fail(f"apt-get could not install {' '.join(missing)}; missing: {' '.join(still)}")
+
+
 def ensure_chromium():
     """Return the Chromium binary, installing Debian's package when missing."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
         if path:
             return path
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        fail("Chromium is needed for the tours: install Debian's `chromium` package.")
-    log("installing Debian's chromium for the tours")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
-    result = subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=False)
-    if result.returncode != 0 or not shutil.which("chromium"):
-        fail("apt-get could not install chromium; the tours cannot run.")
+    ensure_debian_tools(["chromium"])
     return shutil.which("chromium")
 
 
@@ -218,6 +240,9 @@ class PostgresCluster:
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=200"
         )
+        # For diagnosis, e.g. "-c logging_collector=on -c log_directory=/tmp/pg
+        # -c log_min_duration_statement=5": the cluster's own log goes with its folder.
+        options += " " + os.environ.get("CRM_VOIP_PG_OPTIONS", "")
         subprocess.run(
             self._as_owner(
                 [

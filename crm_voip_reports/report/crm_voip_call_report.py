@@ -492,7 +492,25 @@ class CrmVoipCallReport(models.Model):
                 "max_calls": max((calls for calls, __ in load.values()), default=0),
             },
             "salespeople": people,
+            "callback_tasks": self._crm_voip_callback_tasks(),
             "domain": domain,
+        }
+
+    @api.model
+    def _crm_voip_callback_tasks(self):
+        """The routing module's call-back tasks as the user may see them, when that module
+        is installed (read by name: this module does not depend on it); else ``False``."""
+        if "crm.voip.missed.call" not in self.env:
+            return False
+        Task = self.env["crm.voip.missed.call"]
+        if not Task.has_access("read"):
+            return False
+        open_tasks = [("state", "=", "open")]
+        return {
+            "open": Task.search_count(open_tasks),
+            "overdue": Task.search_count(open_tasks + [("deadline", "<", fields.Datetime.now())]),
+            "escalated": Task.search_count(open_tasks + [("escalated", "=", True)]),
+            "mine": Task.search_count(open_tasks + [("user_id", "=", self.env.uid)]),
         }
 
     @api.model

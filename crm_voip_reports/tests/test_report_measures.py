@@ -1,5 +1,6 @@
 import datetime as dt
 
+from odoo import fields
 from odoo.tests import tagged
 
 from .common import NUMBER_A, SLA_MINUTES, CrmVoipReportsCommon
@@ -280,6 +281,35 @@ class TestReportMeasures(CrmVoipReportsCommon):
     # ------------------------------------------------------------------
     # Dashboard
     # ------------------------------------------------------------------
+
+    def test_dashboard_reads_the_routing_call_back_tasks(self):
+        """With crm_voip_routing installed (not a dependency), the dashboard counts its
+        call-back tasks as the user may see them; without it, it shows none."""
+        if "crm.voip.missed.call" not in self.env:
+            self.assertFalse(self.Report.crm_voip_dashboard_data()["callback_tasks"])
+            return
+        Task = self.env["crm.voip.missed.call"].with_user(self.sales_manager)
+        tasks = Task.search([("state", "=", "open")])
+        self.assertTrue(tasks, "the played traffic left missed calls to call back")
+        tasks[:1].sudo().write({"deadline": "2000-01-01 00:00:00", "escalated": True})
+        tasks[1:2].sudo().write({"user_id": self.sales_manager.id})
+        self.env.flush_all()
+        data = self.Report.crm_voip_dashboard_data()["callback_tasks"]
+        now = fields.Datetime.now()
+        self.assertEqual(
+            data,
+            {
+                "open": len(tasks),
+                "overdue": len(tasks.filtered(lambda t: t.deadline and t.deadline < now)),
+                "escalated": len(tasks.filtered("escalated")),
+                "mine": len(tasks.filtered(lambda t: t.user_id == self.sales_manager)),
+            },
+        )
+        self.assertGreaterEqual(data["overdue"], 1)
+        # A salesperson counts the tasks his access rules show him, not the company's.
+        anna_tasks = Task.with_user(self.salesman_anna).search_count([("state", "=", "open")])
+        anna_data = self.Report.with_user(self.salesman_anna).crm_voip_dashboard_data()
+        self.assertEqual(anna_data["callback_tasks"]["open"], anna_tasks)
 
     def test_dashboard(self):
         data = self.Report.crm_voip_dashboard_data(period="last_30_days", sort_by="call_count")

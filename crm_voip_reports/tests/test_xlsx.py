@@ -1,12 +1,18 @@
 import datetime as dt
 import io
 import json
+import pathlib
+import shutil
+import subprocess
+import tempfile
 import zipfile
 
 import openpyxl
 
 from odoo import http
 from odoo.tests import tagged
+
+from odoo.addons.crm_voip.tests import test_crm_voip_ui as crm_voip_ui
 
 from ..tools.xlsx_export import XLSX_MIMETYPE
 from .common import CrmVoipReportsCommon
@@ -33,6 +39,69 @@ class TestXlsxExport(CrmVoipReportsCommon):
 
     def workbook(self, response):
         return openpyxl.load_workbook(io.BytesIO(response.content))
+
+    def test_libreoffice_opens_the_workbook_and_draws_its_charts(self):
+        """The workbook as a reader gets it: LibreOffice (headless) opens it and prints it
+        to PDF with both charts drawn; PNG pages of it refresh the documentation's
+        pictures under ``make screenshots``."""
+        missing = [tool for tool in ("soffice", "pdftotext", "pdftoppm") if not shutil.which(tool)]
+        self.assertFalse(missing, "make test installs LibreOffice and poppler-utils")
+        response = self.download("voip_manager", [("call_id.provider_id", "=", self.generic.id)])
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = pathlib.Path(tmp)
+            workbook = folder / "calls.xlsx"
+            workbook.write_bytes(response.content)
+            converted = subprocess.run(
+                [
+                    "soffice",
+                    f"-env:UserInstallation=file://{folder / 'profile'}",
+                    "--headless",
+                    "--norestore",
+                    "--convert-to",
+                    "pdf",
+                    "--outdir",
+                    str(folder),
+                    str(workbook),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=180,
+                check=False,
+            )
+            pdf = folder / "calls.pdf"
+            self.assertTrue(pdf.exists(), converted.stdout + converted.stderr)
+            text = subprocess.run(
+                ["pdftotext", "-layout", str(pdf), "-"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+            # Chart titles and axis names are drawn by the chart renderer, not cell text.
+            for drawn in ("Calls per day", "Answer rate per salesperson"):
+                self.assertIn(drawn, text)
+            subprocess.run(
+                [
+                    "pdftoppm",
+                    "-png",
+                    "-r",
+                    "60",
+                    "-f",
+                    "1",
+                    "-l",
+                    "2",
+                    str(pdf),
+                    str(folder / "page"),
+                ],
+                timeout=60,
+                check=True,
+            )
+            pages = sorted(folder.glob("page*.png"))
+            self.assertEqual(len(pages), 2)
+            if crm_voip_ui.SCREENSHOT_DIR:
+                crm_voip_ui.DOCS_DIR.mkdir(parents=True, exist_ok=True)
+                for page, name in zip(pages, ("summary", "salespeople"), strict=True):
+                    shutil.copy(page, crm_voip_ui.DOCS_DIR / f"reports_xlsx_{name}.png")
 
     def test_workbook(self):
         response = self.download("voip_manager", [("call_id.provider_id", "=", self.generic.id)])
