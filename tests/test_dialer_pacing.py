@@ -1,4 +1,4 @@
-"""The dialer's pure decisions (crm_voip_dialer/dialer/pacing.py), without Odoo."""
+"""The dialer's pure decisions (crm_voip_dialer/dialer/), without Odoo."""
 
 import importlib.util
 import pathlib
@@ -10,6 +10,11 @@ _spec = importlib.util.spec_from_file_location(
 )
 pacing = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(pacing)
+_spec = importlib.util.spec_from_file_location(
+    "dialer_region_timezones", ROOT / "crm_voip_dialer" / "dialer" / "region_timezones.py"
+)
+region_timezones = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(region_timezones)
 
 TUESDAY_0700_UTC = datetime(2030, 3, 5, 7, 0)
 
@@ -84,3 +89,29 @@ def test_power_dials_ahead_only_with_history_and_under_the_cap():
 def test_abandon_rate():
     assert pacing.abandon_rate(0, 0) == 0.0
     assert pacing.abandon_rate(50, 1) == 0.02
+
+
+def test_region_timezones_are_real_zones_and_cover_odoo_states():
+    """Every zone of the state table exists, and every Russian and US state Odoo ships
+    (its base data) has one."""
+    import csv
+    from zoneinfo import ZoneInfo
+
+    for zone in set(region_timezones.REGION_TIMEZONES.values()):
+        ZoneInfo(zone)
+    assert region_timezones.timezone_of_state("RU", "NVS") == "Asia/Novosibirsk"
+    assert region_timezones.timezone_of_state("us", "ca") == "America/Los_Angeles"
+    assert region_timezones.timezone_of_state("FR", "75") is None
+    assert region_timezones.timezone_of_state(False, "NVS") is None
+    spec = importlib.util.find_spec("odoo")
+    states = pathlib.Path(spec.origin).parent / "addons/base/data/res.country.state.csv"
+    with states.open(encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["country_id:id"] in ("ru", "us")]
+    military_mail = {"AA", "AE", "AP", "FM", "MH", "PW"}  # US codes that are not places
+    missing = [
+        (row["country_id:id"], row["code"])
+        for row in rows
+        if row["code"] not in military_mail
+        and not region_timezones.timezone_of_state(row["country_id:id"], row["code"])
+    ]
+    assert not missing

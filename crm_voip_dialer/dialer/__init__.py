@@ -1,3 +1,4 @@
-"""Pure-Python decisions of the dialer (no Odoo import): calling windows, retries, pacing."""
+"""Pure-Python decisions of the dialer (no Odoo import): calling windows, retries, pacing,
+and the timezones of country subdivisions."""
 
-from . import pacing
+from . import pacing, region_timezones

@@ -4,6 +4,7 @@ import threading
 
 import phonenumbers
 import psycopg2.errors
+import pytz
 from phonenumbers import timezone as phonenumbers_timezone
 
 from odoo import api, fields, models
@@ -13,7 +14,7 @@ from odoo.tools import SQL
 from odoo.addons.base.models.res_partner import _tz_get
 from odoo.addons.crm_voip import providers
 
-from ..dialer import pacing
+from ..dialer import pacing, region_timezones
 
 _logger = logging.getLogger(__name__)
 
@@ -288,14 +289,22 @@ class CrmVoipDialerCampaign(models.Model):
                 lambda line, ex=excluded: line.state == "pending" and line.phone_e164 in ex
             ).write({"state": "excluded", "exclusion_reason": "exclusion"})
 
-    def _dialer_contact_tz(self, partner, number_e164):
-        """The contact's timezone: the campaign's, his own, his number's region, his
-        country's (when it has one), else the campaign's fallback."""
+    def _dialer_contact_tz(self, partner, number_e164, address=None):
+        """The contact's timezone: the campaign's, his own, his address's state's (where
+        a country spans several zones), his number's area, his country's (when it has one
+        zone), else the campaign's fallback. ``address`` (a partner or lead with
+        ``state_id``/``country_id``) defaults to ``partner``."""
         self.ensure_one()
         if self.tz:
             return self.tz
         if partner and partner.tz:
             return partner.tz
+        address = address or partner or self.env["res.partner"]
+        state = address.state_id
+        country = state.country_id or address.country_id
+        zone = region_timezones.timezone_of_state(country.code, state.code)
+        if zone:
+            return zone
         if number_e164:
             try:
                 zones = phonenumbers_timezone.time_zones_for_number(phonenumbers.parse(number_e164))
@@ -303,10 +312,7 @@ class CrmVoipDialerCampaign(models.Model):
                 zones = ()
             if len(zones) == 1 and zones[0] != "Etc/Unknown":
                 return zones[0]
-        country = partner.state_id.country_id or partner.country_id if partner else False
-        if country:
-            import pytz  # noqa: PLC0415 - only for country timezones
-
+        if country.code:
             zones = pytz.country_timezones.get(country.code.lower(), [])
             if len(zones) == 1:
                 return zones[0]
@@ -386,7 +392,9 @@ class CrmVoipDialerCampaign(models.Model):
                 values["phone_e164"] = number
             else:
                 values["exclusion_reason"] = "invalid"
-        values["tz"] = tz or self._dialer_contact_tz(partner, values["phone_e164"])
+        values["tz"] = tz or self._dialer_contact_tz(
+            partner, values["phone_e164"], address=partner or lead
+        )
         return values
 
     def _dialer_agent_users(self):

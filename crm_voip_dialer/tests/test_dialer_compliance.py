@@ -1,3 +1,4 @@
+import base64
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
@@ -89,6 +90,28 @@ class TestDialerCompliance(DialerCommon):
         self.assertEqual(campaign._dialer_contact_tz(partner, "+74951234567"), "Asia/Tokyo")
         campaign.tz = "Europe/Samara"
         self.assertEqual(campaign._dialer_contact_tz(partner, "+74951234567"), "Europe/Samara")
+
+    def test_contact_timezone_from_the_address_state(self):
+        """A country of several zones: the state of the contact's (or lead's) address
+        decides, before a mobile number that says nothing of where its owner lives."""
+        campaign = self._campaign(self.env["res.partner"], default_tz="Europe/Moscow")
+        novosibirsk = self.env.ref("base.state_ru_nvs")
+        partner = self.env["res.partner"].create(
+            {"name": "Novosibirsk client", "mobile": "+79131234567", "state_id": novosibirsk.id}
+        )
+        lead = self.env["crm.lead"].create(
+            {
+                "name": "Californian lead",
+                "phone": "+1 212 555 0100",  # a New York number
+                "country_id": self.env.ref("base.us").id,
+                "state_id": self.env.ref("base.state_us_5").id,  # California
+                "company_id": self.company.id,
+            }
+        )
+        lines = campaign._dialer_add_targets(partner)
+        campaign.target_model = "crm.lead"
+        lines |= campaign._dialer_add_targets(lead)
+        self.assertEqual(lines.mapped("tz"), ["Asia/Novosibirsk", "America/Los_Angeles"])
 
     def test_retries_follow_delays(self):
         partners = self._partners(3)
@@ -246,3 +269,38 @@ class TestDialerCompliance(DialerCommon):
         self.assertEqual(campaign.with_user(self.sales_manager).dialer_dashboard_data()["total"], 2)
         with self.assertRaises(AccessError):
             campaign.with_user(self.salesman_anna).dialer_dashboard_data()
+
+    def test_import_reports_each_refused_row(self):
+        campaign = self._campaign(self.env["res.partner"])
+        self.env["phone.blacklist"].sudo()._add(["+74953009999"])
+        rows = [
+            "Имя;Телефон;tz",
+            "Ivan;+7 495 300-00-01;Europe/Moscow",  # row 2: added
+            "Nobody;;",  # row 3: no number
+            "Lost;+7 495 300-00-02;Moscow time",  # row 4: not a timezone
+            "Blocked;8 495 300-99-99;",  # row 5: on the phone blacklist
+            "Ivan again;8 495 300-00-01;",  # row 6: the same number as row 2
+            "Short;12;",  # row 7: not a number
+            "Petr;+7 (495) 300-00-03;Asia/Yekaterinburg",  # row 8: added
+        ]
+        wizard = self.env["crm.voip.dialer.import"].create(
+            {
+                "campaign_id": campaign.id,
+                "file": base64.b64encode("\n".join(rows).encode()),
+                "filename": "list.csv",
+            }
+        )
+        wizard.action_import()
+        self.assertEqual(
+            wizard.result.splitlines(),
+            [
+                "2 contacts added.",
+                "Row 3: no phone number.",
+                "Row 4: Moscow time is not a timezone (e.g. Europe/Moscow).",
+                "Row 5: Blocked (8 495 300-99-99): Do-not-call list",
+                "Row 6: Ivan again (8 495 300-00-01): Number already in the campaign",
+                "Row 7: Short (12): Invalid number",
+            ],
+        )
+        added = campaign.line_ids.filtered(lambda line: line.state == "pending")
+        self.assertEqual(added.mapped("tz"), ["Europe/Moscow", "Asia/Yekaterinburg"])

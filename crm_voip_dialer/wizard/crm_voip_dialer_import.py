@@ -2,6 +2,8 @@ import base64
 import csv
 import io
 
+import pytz
+
 from odoo import fields, models
 from odoo.exceptions import UserError
 
@@ -58,7 +60,7 @@ class CrmVoipDialerImport(models.TransientModel):
         tz_col = self._column(header, TZ_COLUMNS)
         if phone_col is None:
             raise UserError(self.env._("The first row must name the columns, one of them 'phone'."))
-        values_list, errors = [], []
+        values_list, row_numbers, errors = [], [], []
         for number, row in enumerate(rows[1:], start=2):
             phone = row[phone_col].strip() if phone_col < len(row) else ""
             name = row[name_col].strip() if name_col is not None and name_col < len(row) else ""
@@ -66,20 +68,34 @@ class CrmVoipDialerImport(models.TransientModel):
                 errors.append(self.env._("Row %(row)s: no phone number.", row=number))
                 continue
             values = {"phone": phone, "name": name or phone}
-            if tz_col is not None and tz_col < len(row) and row[tz_col].strip():
-                values["tz"] = row[tz_col].strip()
+            tz = row[tz_col].strip() if tz_col is not None and tz_col < len(row) else ""
+            if tz and tz not in pytz.all_timezones_set:
+                errors.append(
+                    self.env._(
+                        "Row %(row)s: %(tz)s is not a timezone (e.g. Europe/Moscow).",
+                        row=number,
+                        tz=tz,
+                    )
+                )
+                continue
+            if tz:
+                values["tz"] = tz
             values_list.append(values)
+            row_numbers.append(number)
         lines = self.campaign_id._dialer_add_targets(self.env["res.partner"], values_list)
         reasons = dict(lines._fields["exclusion_reason"]._description_selection(self.env))
-        for line in lines.filtered(lambda line: line.state == "excluded"):
-            errors.append(
-                self.env._(
-                    "%(name)s (%(phone)s): %(reason)s",
-                    name=line.name,
-                    phone=line.phone or "",
-                    reason=reasons[line.exclusion_reason],
+        # The lines are created in the order of the rows.
+        for line, number in zip(lines, row_numbers, strict=True):
+            if line.state == "excluded":
+                errors.append(
+                    self.env._(
+                        "Row %(row)s: %(name)s (%(phone)s): %(reason)s",
+                        row=number,
+                        name=line.name,
+                        phone=line.phone or "",
+                        reason=reasons[line.exclusion_reason],
+                    )
                 )
-            )
         added = len(lines.filtered(lambda line: line.state != "excluded"))
         summary = self.env._("%(count)s contacts added.", count=added)
         self.result = "\n".join([summary, *errors])
