@@ -415,7 +415,13 @@ class CrmVoipDialerCampaign(models.Model):
         this campaign until the next tick.
         """
         testing = getattr(threading.current_thread(), "testing", False)
-        self._dialer_recover_stale_lines()
+        try:
+            with self.env.cr.savepoint():
+                self._dialer_recover_stale_lines()
+        except Exception:  # noqa: BLE001 - housekeeping must not stop the dialling
+            if testing:
+                raise
+            _logger.exception("Dialer: could not free the stale campaign lines")
         campaigns = self.search(
             [("state", "=", "running"), ("mode", "!=", "preview")], order="priority desc, id"
         )
