@@ -364,24 +364,35 @@ class CrmVoipCall(models.Model):
         if partners:
             # ``child_of`` the callers' commercial entities, expanded by the database in
             # one statement rather than by a query per level after reading the partners:
-            # the same rows (every descendant, archived ones too, as child_of does).
-            family = SQL(
-                """(WITH RECURSIVE family(id) AS (
-                        SELECT %(commercial)s FROM %(table)s WHERE %(table)s.id IN %(ids)s
-                        UNION
-                        SELECT child.id FROM %(table)s child JOIN family ON %(parent)s = family.id
-                    ) SELECT id FROM family)""",
-                table=SQL.identifier(Partner._table),
-                commercial=SQL.identifier(
-                    Partner._table,
-                    "commercial_partner_id",
-                    to_flush=Partner._fields["commercial_partner_id"],
-                ),
-                ids=tuple(partners.ids),
-                parent=SQL.identifier("child", "parent_id", to_flush=Partner._fields["parent_id"]),
+            # the same rows (every descendant, archived ones too, as child_of does). Read
+            # first, then searched as a list: as a sub-query of the leads' search, the
+            # planner walks the leads in ``_order`` and filters them, one scan of every
+            # lead per call (10 ms at 30,000 leads, growing with them).
+            family_ids = self.env.execute_query(
+                SQL(
+                    """WITH RECURSIVE family(id) AS (
+                            SELECT %(commercial)s FROM %(table)s WHERE %(table)s.id IN %(ids)s
+                            UNION
+                            SELECT child.id FROM %(table)s child
+                              JOIN family ON %(parent)s = family.id
+                        ) SELECT id FROM family""",
+                    table=SQL.identifier(Partner._table),
+                    commercial=SQL.identifier(
+                        Partner._table,
+                        "commercial_partner_id",
+                        to_flush=Partner._fields["commercial_partner_id"],
+                    ),
+                    ids=tuple(partners.ids),
+                    parent=SQL.identifier(
+                        "child", "parent_id", to_flush=Partner._fields["parent_id"]
+                    ),
+                )
             )
             leads |= Lead.search(
-                [("partner_id", "in", family), ("company_id", "in", [company.id, False])],
+                [
+                    ("partner_id", "in", [row[0] for row in family_ids]),
+                    ("company_id", "in", [company.id, False]),
+                ],
                 limit=50,
             )
         lead = leads._crm_voip_best_match()
