@@ -50,7 +50,6 @@ import pathlib
 import random
 import re
 import statistics
-import subprocess
 import sys
 import time
 
@@ -369,26 +368,6 @@ def found(expected, partners, leads):
 # ---------------------------------------------------------------------------
 
 
-def install(cluster, database, log_path):
-    command = suite_env.odoo_command(
-        cluster,
-        database,
-        "-i",
-        "crm_voip,sms",
-        "--without-demo",
-        "all",
-        "--stop-after-init",
-        "--no-http",
-        "--log-level",
-        "warn",
-        "--logfile",
-        str(log_path),
-    )
-    result = subprocess.run(command, env=suite_env.odoo_environment(), check=False)
-    if result.returncode != 0:
-        suite_env.fail(f"installing crm_voip failed, see {log_path}")
-
-
 def load_context(odoo, database, args):
     """Ids the generators need, read before the worker processes fork."""
     with odoo.sql_db.db_connect(database).cursor() as cr:
@@ -680,7 +659,7 @@ def main():
     try:
         with phase("PostgreSQL cluster + install crm_voip, sms (no demo data)", timings):
             cluster.start()
-            install(cluster, database, log_path)
+            suite_env.install_addons(cluster, database, "crm_voip,sms", log_path)
         config.parse_config(
             ["--addons-path", str(ROOT), "-d", database, *cluster.odoo_args, "--log-level",
              "warn", "--logfile", str(log_path)]

@@ -23,7 +23,6 @@ import argparse
 import os
 import pathlib
 import statistics
-import subprocess
 import sys
 import time
 from datetime import datetime
@@ -47,25 +46,6 @@ ZONES = (
 
 def say(message):
     print(message, flush=True)
-
-
-def install(cluster, database, log_path):
-    command = suite_env.odoo_command(
-        cluster,
-        database,
-        "-i",
-        "crm_voip_dialer",
-        "--without-demo",
-        "all",
-        "--stop-after-init",
-        "--no-http",
-        "--log-level",
-        "warn",
-        "--logfile",
-        str(log_path),
-    )
-    if subprocess.run(command, env=suite_env.odoo_environment(), check=False).returncode:
-        suite_env.fail(f"installing crm_voip_dialer failed, see {log_path}")
 
 
 def configure(env):
@@ -197,7 +177,7 @@ def main():
     try:
         started = time.perf_counter()
         cluster.start()
-        install(cluster, database, log_path)
+        suite_env.install_addons(cluster, database, "crm_voip_dialer", log_path)
         say(f"install crm_voip_dialer (no demo): {time.perf_counter() - started:.0f} s")
         config.parse_config(
             ["--addons-path", str(ROOT), "-d", database, *cluster.odoo_args, "--log-level",

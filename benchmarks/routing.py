@@ -160,26 +160,6 @@ def owner_of(i, salespeople):
 # ---------------------------------------------------------------------------
 
 
-def install(cluster, database, log_path):
-    command = suite_env.odoo_command(
-        cluster,
-        database,
-        "-i",
-        "crm_voip,crm_voip_routing",
-        "--without-demo",
-        "all",
-        "--stop-after-init",
-        "--no-http",
-        "--log-level",
-        "warn",
-        "--logfile",
-        str(log_path),
-    )
-    result = subprocess.run(command, env=suite_env.odoo_environment(), check=False)
-    if result.returncode != 0:
-        suite_env.fail(f"installing crm_voip_routing failed, see {log_path}")
-
-
 def configure(odoo, database, args):
     """Users, team, PBX account, calendars and the 50 rules, through the ORM."""
     from odoo import SUPERUSER_ID, api
@@ -681,7 +661,7 @@ def main():  # noqa: C901 - one linear script, phase after phase
     try:
         with phase("PostgreSQL cluster + install crm_voip, crm_voip_routing (no demo)", timings):
             cluster.start()
-            install(cluster, database, install_log)
+            suite_env.install_addons(cluster, database, "crm_voip,crm_voip_routing", install_log)
         config.parse_config(
             ["--addons-path", str(ROOT), "-d", database, *cluster.odoo_args, "--log-level",
              "warn", "--logfile", str(install_log)]

@@ -227,25 +227,6 @@ class Traffic:
 # ---------------------------------------------------------------------------
 
 
-def install(cluster, database, log_path):
-    command = suite_env.odoo_command(
-        cluster,
-        database,
-        "-i",
-        "crm_voip",
-        "--without-demo",
-        "all",
-        "--stop-after-init",
-        "--no-http",
-        "--log-level",
-        "warn",
-        "--logfile",
-        str(log_path),
-    )
-    if subprocess.run(command, env=suite_env.odoo_environment(), check=False).returncode:
-        suite_env.fail(f"installing crm_voip failed, see {log_path}")
-
-
 def configure(odoo, database, rest_url, n_partners):
     """PBX accounts, salespeople with extensions, lines and known clients; committed.
 
@@ -636,7 +617,7 @@ def main():
     try:
         with phase("PostgreSQL cluster + install crm_voip (no demo data)", timings):
             cluster.start()
-            install(cluster, database, install_log)
+            suite_env.install_addons(cluster, database, "crm_voip", install_log)
         config.parse_config(
             ["--addons-path", str(ROOT), "-d", database, *cluster.odoo_args, "--log-level",
              "warn", "--logfile", str(install_log)]

@@ -156,6 +156,27 @@ def ensure_chromium():
     return shutil.which("chromium")
 
 
+def install_addons(cluster, database, modules, log_path):
+    """Install ``modules`` (a comma-separated string) without demo data into a new
+    ``database`` of ``cluster``, no HTTP, logging to ``log_path``; fail loudly."""
+    command = odoo_command(
+        cluster,
+        database,
+        "-i",
+        modules,
+        "--without-demo",
+        "all",
+        "--stop-after-init",
+        "--no-http",
+        "--log-level",
+        "warn",
+        "--logfile",
+        str(log_path),
+    )
+    if subprocess.run(command, env=odoo_environment(), check=False).returncode:
+        fail(f"installing {modules} failed, see {log_path}")
+
+
 # ---------------------------------------------------------------------------
 # PostgreSQL
 # ---------------------------------------------------------------------------
