@@ -100,7 +100,9 @@ class CrmVoipDialerAgent(models.Model):
             values["date_ready"] = fields.Datetime.now()
         self.write(values)
         self.campaign_id._dialer_notify()
-        if state == "ready":
+        # The scheduler dials for progressive and power campaigns; in preview the agent
+        # dials himself.
+        if state == "ready" and any(mode != "preview" for mode in self.campaign_id.mapped("mode")):
             self.env.ref("crm_voip_dialer.ir_cron_dialer_tick")._trigger()
 
     def action_ready(self):
