@@ -67,7 +67,11 @@ export class DialerAgentPanel extends Component {
     }
 
     async join(campaignId) {
-        this.state.data = await this.orm.call("crm.voip.dialer.agent", "dialer_join", [campaignId]);
+        const sequence = ++this.sequence;
+        const data = await this.orm.call("crm.voip.dialer.agent", "dialer_join", [campaignId]);
+        if (sequence === this.sequence) {
+            this.state.data = data;
+        }
     }
 
     async call(method, args = []) {
@@ -91,9 +95,16 @@ export class DialerAgentPanel extends Component {
     }
 
     async leave() {
-        await this.orm.call("crm.voip.dialer.agent", "action_leave", [[this.agentId]]);
+        const agentId = this.agentId;
+        // The panel closes at once: an answer still on its way (a refresh woken by the
+        // bus) must not bring the campaign back.
+        this.sequence++;
         this.state.data = null;
-        this.state.campaigns = await this.orm.call("crm.voip.dialer.agent", "dialer_my_campaigns", []);
+        try {
+            await this.orm.call("crm.voip.dialer.agent", "action_leave", [[agentId]]);
+        } finally {
+            this.state.campaigns = await this.orm.call("crm.voip.dialer.agent", "dialer_my_campaigns", []);
+        }
     }
 
     async dial() {
