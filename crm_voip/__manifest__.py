@@ -36,6 +36,7 @@
         "web.assets_unit_tests": ["crm_voip/static/tests/unit/**/*"],
     },
     "post_init_hook": "post_init_hook",
+    "uninstall_hook": "uninstall_hook",
     "application": True,
     "installable": True,
 }

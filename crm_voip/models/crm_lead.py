@@ -49,21 +49,3 @@ class CrmLead(models.Model):
         action["domain"] = [("lead_id", "=", self.id)]
         action["context"] = {"default_lead_id": self.id}
         return action
-
-    def _crm_voip_best_match(self):
-        """Rank leads sharing a number: open opportunity first, then owned, then the most
-        recently active."""
-        if len(self) <= 1:
-            return self
-
-        def rank(lead):
-            is_open = lead.active and not lead.stage_id.is_won and lead.probability < 100
-            return (
-                is_open and lead.type == "opportunity",
-                is_open,
-                bool(lead.user_id),
-                lead.write_date or fields.Datetime.from_string("1970-01-01"),
-                lead.id,
-            )
-
-        return self.sorted(key=rank, reverse=True)[:1]

@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
-from odoo.tools import SQL, html2plaintext
+from odoo.tools import SQL, file_open, html2plaintext
 
 from .. import providers
 
@@ -160,6 +160,8 @@ class CrmVoipCall(models.Model):
 
     def init(self):
         super().init()
+        with file_open("crm_voip/models/sql/crm_voip_identify.sql") as script:
+            self.env.cr.execute(script.read())
         # Missed-call and report queries filter by client number within a company.
         self.env.cr.execute(
             SQL(
@@ -353,52 +355,43 @@ class CrmVoipCall(models.Model):
         """The contact and lead a number belongs to; ``(partner, lead)``, each maybe empty.
 
         Several may match: an open opportunity beats a closed one, a recent interaction
-        beats an old one, a record with a responsible salesperson beats one without.
+        beats an old one, a record with a responsible salesperson beats one without
+        (``crm_voip_identify()`` in ``models/sql`` ranks them, in one round trip: this
+        is on the path of every call). The search covers the active records of the
+        company and shared ones, which is all the webhook user may read; any other user
+        (a salesperson's click-to-call) gets only what his record rules show him.
         """
         Partner = self.env["res.partner"]
         Lead = self.env["crm.lead"]
         if not number_e164:
             return Partner, Lead
-        partners = Partner._crm_voip_search_number(number_e164, company)
-        leads = Lead._crm_voip_search_number(number_e164, company)
-        if partners:
-            # ``child_of`` the callers' commercial entities, expanded by the database in
-            # one statement rather than by a query per level after reading the partners:
-            # the same rows (every descendant, archived ones too, as child_of does). Read
-            # first, then searched as a list: as a sub-query of the leads' search, the
-            # planner walks the leads in ``_order`` and filters them, one scan of every
-            # lead per call (10 ms at 30,000 leads, growing with them).
-            family_ids = self.env.execute_query(
-                SQL(
-                    """WITH RECURSIVE family(id) AS (
-                            SELECT %(commercial)s FROM %(table)s WHERE %(table)s.id IN %(ids)s
-                            UNION
-                            SELECT child.id FROM %(table)s child
-                              JOIN family ON %(parent)s = family.id
-                        ) SELECT id FROM family""",
-                    table=SQL.identifier(Partner._table),
-                    commercial=SQL.identifier(
-                        Partner._table,
-                        "commercial_partner_id",
-                        to_flush=Partner._fields["commercial_partner_id"],
-                    ),
-                    ids=tuple(partners.ids),
-                    parent=SQL.identifier(
-                        "child", "parent_id", to_flush=Partner._fields["parent_id"]
-                    ),
-                )
+        # The function reads these columns: pending writes must be in the database.
+        numbers = ["crm_voip_phone_e164", "crm_voip_mobile_e164"]
+        Partner.flush_model(
+            ["active", "company_id", "user_id", "parent_id", "commercial_partner_id", *numbers]
+        )
+        Lead.flush_model(
+            ["active", "company_id", "partner_id", "stage_id", "probability", "type", "user_id"]
+            + numbers
+        )
+        self.env["crm.stage"].flush_model(["is_won"])
+        self.flush_model(["partner_id", "date_start"])
+        [(partner_ids, lead_ids, lead_partner_ids)] = self.env.execute_query(
+            SQL("SELECT * FROM crm_voip_identify(%s, %s)", number_e164, company.id)
+        )
+        partners = Partner.browse(partner_ids or ())
+        leads = Lead.browse(lead_ids or ())
+        if self.env.su or self.env.user.has_group("crm_voip.crm_voip_group_webhook"):
+            lead = leads[:1]
+            lead_partner = Partner.browse(
+                lead_partner_ids[0] if lead and lead_partner_ids[0] else ()
             )
-            leads |= Lead.search(
-                [
-                    ("partner_id", "in", [row[0] for row in family_ids]),
-                    ("company_id", "in", [company.id, False]),
-                ],
-                limit=50,
-            )
-        lead = leads._crm_voip_best_match()
+        else:
+            partners = partners._filtered_access("read")
+            lead = leads._filtered_access("read")[:1]
+            lead_partner = lead.partner_id
         # The person whose number it is beats the company of his opportunity.
-        partner = partners._crm_voip_best_match() or lead.partner_id
-        return partner, lead
+        return partners[:1] or lead_partner, lead
 
     def _crm_voip_apply_unknown_caller_policy(self):
         self.ensure_one()

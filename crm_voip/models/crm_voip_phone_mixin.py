@@ -46,19 +46,3 @@ class CrmVoipPhoneMixin(models.AbstractModel):
             region = record._crm_voip_number_region()
             record.crm_voip_phone_e164 = normalize(record.phone or "", region) or False
             record.crm_voip_mobile_e164 = normalize(record.mobile or "", region) or False
-
-    @api.model
-    def _crm_voip_search_number(self, number_e164, company, limit=50):
-        # A matching lead's contact comes with the match: the caller may need it, and a
-        # later access would read every column of the lead in a second query.
-        contact = ["partner_id"] if "partner_id" in self._fields else []
-        return self.search_fetch(
-            [
-                "|",
-                ("crm_voip_phone_e164", "=", number_e164),
-                ("crm_voip_mobile_e164", "=", number_e164),
-                ("company_id", "in", [company.id, False]),
-            ],
-            contact,
-            limit=limit,
-        )

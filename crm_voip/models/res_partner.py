@@ -92,18 +92,3 @@ class ResPartner(models.Model):
         action["domain"] = [("partner_id", "child_of", self.commercial_partner_id.id)]
         action["context"] = {"default_partner_id": self.id}
         return action
-
-    def _crm_voip_best_match(self):
-        """Rank partners sharing a number: latest call, then owned, then newest."""
-        if len(self) <= 1:
-            return self
-        last_call = dict(
-            self.env["crm.voip.call"]._read_group(
-                [("partner_id", "in", self.ids)], ["partner_id"], ["date_start:max"]
-            )
-        )
-        epoch = fields.Datetime.from_string("1970-01-01")
-        return self.sorted(
-            key=lambda p: (last_call.get(p) or epoch, bool(p.user_id), not p.parent_id, p.id),
-            reverse=True,
-        )[:1]

@@ -129,6 +129,25 @@ class TestCallerIdentification(CrmVoipCommon):
         partner, _lead = self.identify("84953334455")
         self.assertFalse(partner)
 
+    def test_webhook_user_and_salesperson_see_what_their_rights_allow(self):
+        """The webhook user reads the whole company; a salesperson limited to his own
+        documents is not linked to a colleague's opportunity."""
+        webhook_user = self.env.ref("crm_voip.user_crm_voip_webhook")
+        company = self.company
+        for user in (webhook_user, self.salesman_anna):
+            with self.subTest(user=user.login):
+                partner, lead = self.Call.with_user(user)._crm_voip_identify(
+                    "+74957654321", company.with_user(user)
+                )
+                self.assertEqual(partner, self.client_romashka)
+                self.assertEqual(lead, self.opportunity_romashka)
+        # Boris sees only his own leads: the contact, but not Anna's opportunity.
+        partner, lead = self.Call.with_user(self.salesman_boris)._crm_voip_identify(
+            "+74957654321", company.with_user(self.salesman_boris)
+        )
+        self.assertEqual(partner, self.client_romashka)
+        self.assertFalse(lead)
+
     def test_import_normalizes_numbers(self):
         result = self.env["res.partner"].load(
             ["name", "phone", "mobile", "country_id/id"],
