@@ -48,7 +48,7 @@ BEGIN
     ), candidate(id) AS MATERIALIZED (
         SELECT lead.id FROM crm_lead lead
          WHERE lead.crm_voip_phone_e164 = number OR lead.crm_voip_mobile_e164 = number
-        UNION
+        UNION ALL  -- a lead found both ways is ranked twice, harmlessly: no hashing
         SELECT lead.id FROM crm_lead lead JOIN family ON lead.partner_id = family.id
     )
     SELECT array_agg(ranked.id ORDER BY ranked.position),
