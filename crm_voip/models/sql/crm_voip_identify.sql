@@ -1,9 +1,10 @@
 -- Who owns a number, within one company: the contacts and the leads, best first.
 --
--- A database function because PL/pgSQL keeps its plans: planning the two statements
--- below costs several times their execution, on the path of every call. The generic
--- plan is forced: the per-call estimates never beat it, yet would be re-planned each
--- time. Created or replaced by crm.voip.call.init(), dropped by the uninstall hook.
+-- A database function because PL/pgSQL keeps its plans: planning the statements below
+-- costs several times their execution, on the path of every call. The generic plan is
+-- forced (the per-call plans look cheaper and would be made again on every call), so
+-- every statement is written for a plan that holds whatever the number: index scans
+-- only. Created or replaced by crm.voip.call.init(), dropped by the uninstall hook.
 --
 -- number: E.164 (crm_voip_phone_e164 / crm_voip_mobile_e164 of res.partner and crm.lead)
 -- partner_ids: up to 50 active contacts of the company (or shared) with that phone or mobile:
@@ -23,6 +24,7 @@ CREATE OR REPLACE FUNCTION crm_voip_identify(
 ) LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $function$
 DECLARE
     commercial_ids integer[];
+    family_ids integer[];
 BEGIN
     SELECT array_agg(matched.id ORDER BY matched.last_call DESC NULLS LAST,
                                          matched.user_id IS NOT NULL DESC,
@@ -39,18 +41,19 @@ BEGIN
                AND (partner.company_id = crm_voip_identify.company_id OR partner.company_id IS NULL)
              LIMIT 50) matched;
 
-    -- The candidates are gathered first (MATERIALIZED): under a ranking ORDER BY the
-    -- planner could otherwise walk every lead in that order.
-    WITH RECURSIVE family(id) AS (
-        SELECT unnest(commercial_ids)
-        UNION
-        SELECT child.id FROM res_partner child JOIN family ON child.parent_id = family.id
-    ), candidate(id) AS MATERIALIZED (
-        SELECT lead.id FROM crm_lead lead
-         WHERE lead.crm_voip_phone_e164 = number OR lead.crm_voip_mobile_e164 = number
-        UNION ALL  -- a lead found both ways is ranked twice, harmlessly: no hashing
-        SELECT lead.id FROM crm_lead lead JOIN family ON lead.partner_id = family.id
-    )
+    -- The whole family first, as an array: with a set, the generic plan hashes every
+    -- lead to join them; with an array, it reads the partner_id index for each member.
+    IF commercial_ids IS NOT NULL THEN
+        WITH RECURSIVE family(id) AS (
+            SELECT unnest(commercial_ids)
+            UNION
+            SELECT child.id FROM res_partner child JOIN family ON child.parent_id = family.id
+        )
+        SELECT array_agg(family.id) INTO family_ids FROM family;
+    END IF;
+
+    -- Ranked by a window function: no index gives that order, so the planner gathers
+    -- the few candidates (three index scans, OR-ed) before sorting them.
     SELECT array_agg(ranked.id ORDER BY ranked.position),
            array_agg(ranked.partner_id ORDER BY ranked.position)
       INTO lead_ids, lead_partner_ids
@@ -62,14 +65,16 @@ BEGIN
                                 lead.write_date DESC NULLS LAST,
                                 lead.id DESC
                    ) AS position
-              FROM candidate
-              JOIN crm_lead lead ON lead.id = candidate.id
+              FROM crm_lead lead
               LEFT JOIN crm_stage stage ON stage.id = lead.stage_id
              CROSS JOIN LATERAL (
                    SELECT NOT coalesce(stage.is_won, FALSE)
                           AND coalesce(lead.probability, 0) < 100 AS is_open
              ) state
-             WHERE lead.active
+             WHERE (lead.crm_voip_phone_e164 = number
+                    OR lead.crm_voip_mobile_e164 = number
+                    OR lead.partner_id = ANY(family_ids))
+               AND lead.active
                AND (lead.company_id = crm_voip_identify.company_id OR lead.company_id IS NULL)
              ORDER BY position
              LIMIT 50
