@@ -24,6 +24,8 @@ TZ_MARGIN_AFTER = datetime.timedelta(hours=12)
 
 # What the daily totals can answer: a read_group that groups, filters and measures only
 # with these is served from them.
+# Groupings of the call date that whole months add up to.
+WHOLE_MONTH_GRANULARITIES = ("month", "quarter", "year")
 DAILY_DIMENSIONS = frozenset(
     (
         "company_id",
@@ -376,7 +378,36 @@ class CrmVoipCallReport(models.Model):
         daily = self.env["crm.voip.call.report.daily"]
         if not daily._crm_voip_frozen_until():
             return None  # nothing summed up yet: the call log is as fast
+        if self._crm_voip_whole_months(domain, groupby):
+            daily = daily.with_context(crm_voip_report_monthly=True)
         return daily
+
+    @api.model
+    def _crm_voip_whole_months(self, domain, groupby):
+        """Whether the monthly sums answer exactly: no day, week or weekday among the
+        groups, and every date condition on a month boundary."""
+        for spec in groupby:
+            fname, __, granularity = parse_read_group_spec(spec)
+            if fname == "weekday":
+                return False
+            if fname == "call_date" and (granularity or "month") not in WHOLE_MONTH_GRANULARITIES:
+                return False
+        for element in expression.normalize_domain(list(domain or [])):
+            if not expression.is_leaf(element) or not isinstance(element[0], str):
+                continue
+            fname, operator, value = element[0].split(".", 1)[0], element[1], element[2]
+            if fname == "weekday":
+                return False
+            if fname != "call_date":
+                continue
+            day = _as_date(value)
+            if not day:
+                return False
+            first = day.day == 1
+            last = (day + datetime.timedelta(days=1)).day == 1
+            if not ((operator in (">=", "<") and first) or (operator in ("<=", ">") and last)):
+                return False
+        return True
 
     # ------------------------------------------------------------------
     # Dashboard

@@ -254,6 +254,55 @@ class TestReportMeasures(CrmVoipReportsCommon):
         finally:
             call.user_id = self.salesman_boris.id
 
+    def test_monthly_totals_give_the_same_figures(self):
+        """Once whole months are summed up, groups per month or coarser read the monthly
+        totals, with the call log's figures, a late change included; a day, a weekday
+        or a date in mid-month reads the daily ones."""
+        Daily = self.env["crm.voip.call.report.daily"].sudo()
+        today = dt.datetime.now(dt.timezone.utc).date()
+        Daily._cron_crm_voip_report_freeze(today=today + dt.timedelta(days=70))
+        self.env.cr.execute("SELECT count(*), sum(call_count) FROM crm_voip_call_report_month")
+        rows, calls = self.env.cr.fetchone()
+        self.assertTrue(rows)
+        self.assertEqual(calls, len(self.ledger))
+        first = self.day_d.replace(day=1)
+        after = (first + dt.timedelta(days=32)).replace(day=1)
+        base = self.domain_daily
+        cases = [
+            (["user_id", "call_date:month"], base, True),
+            (["call_date:quarter", "direction"], [*base, ("call_date", ">=", first)], True),
+            (["user_id"], [*base, ("call_date", "<", after)], True),
+            (["call_date:year"], [*base, ("call_date", "<=", after - dt.timedelta(days=1))], True),
+            (["call_date:day"], base, False),
+            (["weekday"], base, False),
+            (["user_id"], [*base, ("call_date", ">=", first.replace(day=15))], False),
+        ]
+
+        def check(label):
+            for groupby, domain, monthly in cases:
+                with self.subTest(label=label, groupby=groupby, domain=domain):
+                    daily = self.Report._crm_voip_daily_for(domain, groupby, ["call_count:sum"], ())
+                    self.assertEqual(
+                        bool(daily.env.context.get("crm_voip_report_monthly")), monthly
+                    )
+                    actual = self.read(groupby, DAILY_MEASURES, domain=domain, per_call=False)
+                    expected = self.read(groupby, DAILY_MEASURES, domain=domain)
+                    self.assertEqual(set(actual), set(expected))
+                    for key, values in actual.items():
+                        self.assertMeasures(values, expected[key], f"{groupby} {key}")
+            actual = self.read(["user_id"], DAILY_MEASURES, domain=base, per_call=False)
+            for (key,), values in actual.items():
+                self.assertMeasures(values, self.expected_by("user_id")[key], f"{label} {key}")
+
+        check("summed up")
+        call = self.ledger[4]  # c05, Ivan -> Boris on day D: its month is read again
+        self.env["crm.voip.call"].browse(call.call_id).user_id = self.salesman_anna
+        call.user_id = self.salesman_anna.id
+        try:
+            check("changed after")
+        finally:
+            call.user_id = self.salesman_boris.id
+
     def test_measures_the_daily_totals_cannot_give(self):
         """Distinct clients and medians read the calls even when days are summed up."""
         self.freeze()
