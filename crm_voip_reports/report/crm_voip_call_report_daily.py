@@ -439,7 +439,9 @@ class CrmVoipCallReportDaily(models.Model):
                 SQL("DELETE FROM crm_voip_call_report_dirty_day WHERE day = ANY(%s::date[])", dirty)
             )
         months_until = target.replace(day=1)
-        self._crm_voip_sum_months(columns, months_until)
+        if not until or dirty or self._crm_voip_months_until() != months_until:
+            # Only then can a past month's total have changed.
+            self._crm_voip_sum_months(columns, months_until)
         cr.execute(
             SQL(
                 "INSERT INTO crm_voip_call_report_state (id, frozen_until, months_until)"

@@ -300,6 +300,10 @@ class TestReportMeasures(CrmVoipReportsCommon):
         call.user_id = self.salesman_anna.id
         try:
             check("changed after")
+            Daily._cron_crm_voip_report_freeze(today=today + dt.timedelta(days=70))
+            self.env.cr.execute("SELECT count(*) FROM crm_voip_call_report_dirty_day")
+            self.assertEqual(self.env.cr.fetchone()[0], 0)
+            check("summed up again")
         finally:
             call.user_id = self.salesman_boris.id
 
