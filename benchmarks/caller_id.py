@@ -456,12 +456,7 @@ def generate(odoo, database, args):
             for _name, definition in indexes:
                 cr.execute(definition)
         cr.commit()
-        # VACUUM as well: after a bulk load, autovacuum would otherwise start on these
-        # tables during the measurements and take one of the two cores.
-        cr._cnx.autocommit = True
-        cr.execute("VACUUM (ANALYZE) res_partner")
-        cr.execute("VACUUM (ANALYZE) crm_lead")
-        cr._cnx.autocommit = False
+        suite_env.vacuum_analyze(cr, ("res_partner", "crm_lead"))
         cr.execute(
             """SELECT indexname FROM pg_indexes
                 WHERE indexname LIKE '%%crm_voip_%%e164%%' OR indexname LIKE '%%partial_gin_idx'

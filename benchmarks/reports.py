@@ -295,11 +295,7 @@ def seed(registry, calls):
             cr.execute(SQL(definition))
         cr.commit()
     with registry.cursor() as cr:
-        cr._cnx.autocommit = True
-        cr.execute("VACUUM ANALYZE crm_voip_call")
-        cr.execute("VACUUM ANALYZE res_partner")
-        cr.execute("VACUUM ANALYZE crm_lead")
-        cr._cnx.autocommit = False
+        suite_env.vacuum_analyze(cr, ("crm_voip_call", "res_partner", "crm_lead"))
 
 
 # ---------------------------------------------------------------------------

@@ -476,12 +476,9 @@ def generate(odoo, database, args, ids):
         for _name, definition in saved:
             cr.execute(definition)
         cr.commit()
-        # VACUUM as well: after a bulk load, autovacuum would otherwise start on these
-        # tables during the measurements and take one of the two cores.
-        cr._cnx.autocommit = True
-        for table in ("res_partner", "crm_lead", "res_partner_res_partner_category_rel"):
-            cr.execute(f"VACUUM (ANALYZE) {table}")
-        cr._cnx.autocommit = False
+        suite_env.vacuum_analyze(
+            cr, ("res_partner", "crm_lead", "res_partner_res_partner_category_rel")
+        )
         say(
             f"   {len(saved)} indexes rebuilt and VACUUM ANALYZE run in "
             f"{time.perf_counter() - started:.1f} s"

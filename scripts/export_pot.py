@@ -14,22 +14,9 @@ def main():
     env = suite_env.odoo_environment()
     database = "crm_voip_pot"
     with suite_env.postgres() as cluster:
-        subprocess.run(
-            suite_env.odoo_command(
-                cluster,
-                database,
-                "-i",
-                ",".join(ADDONS),
-                "--without-demo",
-                "all",
-                "--stop-after-init",
-                "--no-http",
-                "--log-level",
-                "warn",
-            ),
-            env=env,
-            check=True,
-        )
+        install_log = ROOT / ".test-logs" / "pot-install.log"
+        install_log.parent.mkdir(exist_ok=True)
+        suite_env.install_addons(cluster, database, ",".join(ADDONS), install_log)
         for addon in ADDONS:
             target = ROOT / addon / "i18n" / f"{addon}.pot"
             target.parent.mkdir(exist_ok=True)

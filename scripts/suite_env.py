@@ -182,6 +182,18 @@ def install_addons(cluster, database, modules, log_path):
 # ---------------------------------------------------------------------------
 
 
+def vacuum_analyze(cursor, tables):
+    """``VACUUM (ANALYZE)`` bulk-loaded ``tables`` through an Odoo cursor (no transaction
+    open): after a bulk load, autovacuum would otherwise start on them during the
+    measurements and take one of the two cores; ``ANALYZE`` alone does not prevent it."""
+    cursor._cnx.autocommit = True
+    try:
+        for table in tables:
+            cursor.execute(f'VACUUM (ANALYZE) "{table}"')
+    finally:
+        cursor._cnx.autocommit = False
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

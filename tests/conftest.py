@@ -1,7 +1,8 @@
 """Load the suite's pure-Python parts without Odoo.
 
 ``crm_voip/__init__.py`` imports the Odoo models, so the provider layer is loaded
-under the alias ``voip_providers`` straight from its folder. The repository root
+under the alias ``voip_providers`` straight from its folder, and the dialer's pure
+decisions (``crm_voip_dialer/dialer``) under ``voip_dialer``. The repository root
 is put on ``sys.path`` for ``vats_simulator``, which is a top-level package.
 """
 
@@ -25,5 +26,7 @@ def _load_alias(alias, folder):
 
 if "voip_providers" not in sys.modules:
     _load_alias("voip_providers", PROVIDERS_DIR)
+if "voip_dialer" not in sys.modules:
+    _load_alias("voip_dialer", ROOT / "crm_voip_dialer" / "dialer")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

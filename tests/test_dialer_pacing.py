@@ -4,17 +4,7 @@ import importlib.util
 import pathlib
 from datetime import datetime, timedelta
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location(
-    "dialer_pacing", ROOT / "crm_voip_dialer" / "dialer" / "pacing.py"
-)
-pacing = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pacing)
-_spec = importlib.util.spec_from_file_location(
-    "dialer_region_timezones", ROOT / "crm_voip_dialer" / "dialer" / "region_timezones.py"
-)
-region_timezones = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(region_timezones)
+from voip_dialer import pacing, region_timezones
 
 TUESDAY_0700_UTC = datetime(2030, 3, 5, 7, 0)
 

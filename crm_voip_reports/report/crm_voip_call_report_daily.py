@@ -145,17 +145,20 @@ class CrmVoipCallReportDaily(models.Model):
 
     @property
     def _table_query(self):
-        until, dirty = self._crm_voip_rollup_state()
+        until, months_until, dirty = self._crm_voip_rollup_state()
         if not until:
             return self._crm_voip_rows(
                 SQL("(%s)", self._crm_voip_aggregate(SQL("TRUE"))), SQL("-a.min_id")
             )
         dirty = [day for day in dirty if day < until]
         local_day = SQL("(%s)::date", local_time_sql("c", "pv"))
-        months_until = (
-            self.env.context.get("crm_voip_report_monthly") and self._crm_voip_months_until()
+        daily_rows = SQL(
+            "%s WHERE a.day < %s AND NOT (a.day = ANY(%s::date[]))",
+            self._crm_voip_rows(SQL.identifier(STORE_TABLE), SQL("a.id")),
+            until,
+            dirty,
         )
-        if months_until:
+        if months_until and self.env.context.get("crm_voip_report_monthly"):
             # Whole months from the monthly sums, except those with a day to read again;
             # the days of those and of the following months from the daily sums.
             dirty_months = sorted({day.replace(day=1) for day in dirty})
@@ -169,24 +172,14 @@ class CrmVoipCallReportDaily(models.Model):
                     dirty_months,
                 ),
                 SQL(
-                    "%s WHERE a.day < %s AND NOT (a.day = ANY(%s::date[]))"
-                    " AND (a.day >= %s OR date_trunc('month', a.day)::date = ANY(%s::date[]))",
-                    self._crm_voip_rows(SQL.identifier(STORE_TABLE), SQL("a.id")),
-                    until,
-                    dirty,
+                    "%s AND (a.day >= %s OR date_trunc('month', a.day)::date = ANY(%s::date[]))",
+                    daily_rows,
                     months_until,
                     dirty_months,
                 ),
             ]
         else:
-            stored = [
-                SQL(
-                    "%s WHERE a.day < %s AND NOT (a.day = ANY(%s::date[]))",
-                    self._crm_voip_rows(SQL.identifier(STORE_TABLE), SQL("a.id")),
-                    until,
-                    dirty,
-                )
-            ]
+            stored = [daily_rows]
         branches = [
             *stored,
             self._crm_voip_rows(
@@ -309,26 +302,21 @@ class CrmVoipCallReportDaily(models.Model):
 
     @api.model
     def _crm_voip_rollup_state(self):
-        """``(frozen_until, dirty_days)``: days before ``frozen_until`` are summed up,
-        except the dirty ones."""
+        """``(frozen_until, months_until, dirty_days)``: days before ``frozen_until`` are
+        summed up, except the dirty ones; months before ``months_until`` too."""
         cr = self.env.cr
-        cr.execute(SQL("SELECT frozen_until FROM crm_voip_call_report_state WHERE id = 1"))
-        row = cr.fetchone()
-        until = row[0] if row else None
+        cr.execute(
+            SQL("SELECT frozen_until, months_until FROM crm_voip_call_report_state WHERE id = 1")
+        )
+        until, months_until = cr.fetchone() or (None, None)
         if not until:
-            return None, []
+            return None, None, []
         cr.execute(SQL("SELECT day FROM crm_voip_call_report_dirty_day ORDER BY day"))
-        return until, [day for (day,) in cr.fetchall()]
+        return until, months_until, [day for (day,) in cr.fetchall()]
 
     @api.model
     def _crm_voip_frozen_until(self):
         self.env.cr.execute(SQL("SELECT frozen_until FROM crm_voip_call_report_state WHERE id = 1"))
-        row = self.env.cr.fetchone()
-        return row[0] if row else None
-
-    @api.model
-    def _crm_voip_months_until(self):
-        self.env.cr.execute(SQL("SELECT months_until FROM crm_voip_call_report_state WHERE id = 1"))
         row = self.env.cr.fetchone()
         return row[0] if row else None
 
@@ -384,7 +372,7 @@ class CrmVoipCallReportDaily(models.Model):
             return False
         self.env.flush_all()
         target = self._crm_voip_freeze_target(today)
-        until, dirty = self._crm_voip_rollup_state()
+        until, summed_months_until, dirty = self._crm_voip_rollup_state()
         if until and target < until:
             target = until
         dirty = [day for day in dirty if until and day < until]
@@ -439,7 +427,7 @@ class CrmVoipCallReportDaily(models.Model):
                 SQL("DELETE FROM crm_voip_call_report_dirty_day WHERE day = ANY(%s::date[])", dirty)
             )
         months_until = target.replace(day=1)
-        if not until or dirty or self._crm_voip_months_until() != months_until:
+        if not until or dirty or summed_months_until != months_until:
             # Only then can a past month's total have changed.
             self._crm_voip_sum_months(columns, months_until)
         cr.execute(
