@@ -1,4 +1,5 @@
 from . import providers
+from . import tools
 from . import models
 from . import controllers
 from .hooks import post_init_hook, uninstall_hook

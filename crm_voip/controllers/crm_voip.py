@@ -32,9 +32,12 @@ class CrmVoipWebhookController(http.Controller):
         if not provider:
             _logger.warning("crm_voip: webhook for an unknown token from %s", self._remote_addr())
             return self._reply(404, {"status": "error", "error": "unknown webhook URL"})
-        webhook_user = request.env.ref("crm_voip.user_crm_voip_webhook").sudo()
+        # The cached id, not env.ref(), which checks that the user exists on each request.
+        webhook_user_id = request.env["ir.model.data"]._xmlid_to_res_id(
+            "crm_voip.user_crm_voip_webhook"
+        )
         request.update_env(
-            user=webhook_user.id,
+            user=webhook_user_id,
             context={
                 "allowed_company_ids": [provider.company_id.id],
                 "tracking_disable": True,
@@ -72,9 +75,9 @@ class CrmVoipWebhookController(http.Controller):
             _logger.debug("crm_voip: provider %s signature matched as %s", provider.id, encoding)
 
         events_model = request.env["crm.voip.event"]
-        new_events, duplicates = events_model._crm_voip_store(provider, call_events)
-        new_events._crm_voip_apply()
-        decision = self._routing_decision(provider, call_events)
+        stored, duplicates = events_model._crm_voip_store(provider, call_events)
+        calls = events_model._crm_voip_apply_stored(stored)
+        decision = self._routing_decision(provider, call_events, calls)
         if decision is not None:
             return self._response(adapter.routing_reply(decision))
         return self._response(adapter.ack(call_events, duplicates))
@@ -120,17 +123,19 @@ class CrmVoipWebhookController(http.Controller):
         )
 
     @staticmethod
-    def _routing_decision(provider, call_events):
+    def _routing_decision(provider, call_events, applied_calls):
         """A single "call starting" event is the PBX asking where to send the call."""
         if len(call_events) != 1 or call_events[0].kind != providers.events.CALL_STARTED:
             return None
-        call = request.env["crm.voip.call"].search(
-            [
-                ("provider_id", "=", provider.id),
-                ("provider_call_id", "=", call_events[0].provider_call_id),
-            ],
-            limit=1,
-        )
+        call = applied_calls[:1]
+        if not call:  # a repeated delivery: the call was applied by the first one
+            call = request.env["crm.voip.call"].search(
+                [
+                    ("provider_id", "=", provider.id),
+                    ("provider_call_id", "=", call_events[0].provider_call_id),
+                ],
+                limit=1,
+            )
         return call._crm_voip_routing_decision() if call else None
 
     @staticmethod

@@ -10,6 +10,7 @@ from odoo.exceptions import AccessError
 from odoo.tools import SQL, file_open, html2plaintext
 
 from .. import providers
+from ..tools import bus_push
 
 _logger = logging.getLogger(__name__)
 
@@ -17,6 +18,18 @@ EV = providers.events
 FINAL_STATES = ("done", "missed", "busy", "failed")
 # A call never moves backwards: events may arrive late, twice or out of order.
 STATE_RANK = {"ringing": 0, "talking": 1, "done": 2, "missed": 2, "busy": 2, "failed": 2}
+# What a call's one-line summary reads (the popup lists the client's last calls).
+CALL_SUMMARY_FIELDS = [
+    "date_start",
+    "create_date",
+    "direction",
+    "state",
+    "partner_number",
+    "partner_number_e164",
+    "user_id",
+    "talk_seconds",
+    "line_id",
+]
 FINAL_STATE_BY_DISPOSITION = {
     "answered": "done",
     "busy": "busy",
@@ -33,6 +46,13 @@ def _naive_utc(moment):
     if moment.tzinfo:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment.replace(microsecond=0)
+
+
+def _prefetch_user_names(users):
+    """A user's name is his contact's: read just that, not the two whole rows."""
+    users = users.sudo()
+    users.fetch(["partner_id"])
+    users.partner_id.fetch(["name"])
 
 
 class CrmVoipCall(models.Model):
@@ -180,6 +200,9 @@ class CrmVoipCall(models.Model):
         call = self._crm_voip_get_or_create(provider, event)
         values = call._crm_voip_values_from_event(event)
         was_final = call.state in FINAL_STATES
+        rang_user = values.pop("rang_user_id", None)
+        if rang_user:
+            call._crm_voip_add_rang_user(rang_user)
         if values:
             call.write(values)
         if not call.partner_id and not call.lead_id and call.partner_number_e164:
@@ -208,27 +231,37 @@ class CrmVoipCall(models.Model):
             if event.direction in ("inbound", "outbound", "internal")
             else ("outbound" if event.kind == EV.OUTGOING_STARTED else "inbound")
         )
+        # Most events belong to a known call: one round trip finds and locks it, or
+        # inserts it.
         self.env.cr.execute(
             SQL(
                 """
-                INSERT INTO crm_voip_call (
-                    provider_id, company_id, provider_call_id, direction, state, origin,
-                    create_uid, write_uid, create_date, write_date)
-                VALUES (%s, %s, %s, %s, 'ringing', 'pbx', %s, %s,
-                        now() at time zone 'UTC', now() at time zone 'UTC')
-                ON CONFLICT (provider_id, provider_call_id) DO NOTHING
-                RETURNING id
+                WITH known AS (
+                    SELECT id FROM crm_voip_call
+                     WHERE provider_id = %(provider)s AND provider_call_id = %(call)s
+                       FOR NO KEY UPDATE
+                ), inserted AS (
+                    INSERT INTO crm_voip_call (
+                        provider_id, company_id, provider_call_id, direction, state, origin,
+                        create_uid, write_uid, create_date, write_date)
+                    SELECT %(provider)s, %(company)s, %(call)s, %(direction)s, 'ringing', 'pbx',
+                           %(uid)s, %(uid)s, now() at time zone 'UTC', now() at time zone 'UTC'
+                     WHERE NOT EXISTS (SELECT FROM known)
+                    ON CONFLICT (provider_id, provider_call_id) DO NOTHING
+                    RETURNING id
+                )
+                SELECT id FROM known UNION ALL SELECT id FROM inserted
                 """,
-                provider.id,
-                provider.company_id.id,
-                event.provider_call_id,
-                direction,
-                self.env.uid,
-                self.env.uid,
+                provider=provider.id,
+                company=provider.company_id.id,
+                call=event.provider_call_id,
+                direction=direction,
+                uid=self.env.uid,
             )
         )
         row = self.env.cr.fetchone()
         if not row:
+            # Inserted by a concurrent request since our lookup: wait for it and lock it.
             self.env.cr.execute(
                 SQL(
                     "SELECT id FROM crm_voip_call WHERE provider_id = %s AND provider_call_id = %s"
@@ -274,7 +307,7 @@ class CrmVoipCall(models.Model):
 
         user = provider._crm_voip_user_by_extension(event.extension)
         if event.kind in (EV.AGENT_RINGING, EV.CALL_STARTED) and user:
-            values["rang_user_ids"] = [fields.Command.link(user.id)]
+            values["rang_user_id"] = user.id  # not a field: see _crm_voip_add_rang_user
         if event.kind == EV.OUTGOING_STARTED:
             values.update(direction="outbound")
             if user:
@@ -317,10 +350,44 @@ class CrmVoipCall(models.Model):
                 values["recording_ref"] = event.recording_ref
         values.update(self._crm_voip_timing_values(values))
         if values.get("user_id") and not self.team_id and not values.get("team_id"):
-            team = self.env["res.users"].browse(values["user_id"]).sudo().sale_team_id
+            user = self.env["res.users"].browse(values["user_id"]).sudo()
+            user.fetch(["sale_team_id"])  # not the whole user row
+            team = user.sale_team_id
             if team:
                 values["team_id"] = team.id
         return values
+
+    def _crm_voip_add_rang_user(self, user_id):
+        """Add a user to ``rang_user_ids`` in SQL: the ORM would first read the current
+        users, through the record rules of users and companies, on every ringing event."""
+        self.ensure_one()
+        field = self._fields["rang_user_ids"]
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO %s (%s, %s) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                SQL.identifier(field.relation),
+                SQL.identifier(field.column1),
+                SQL.identifier(field.column2),
+                self.id,
+                user_id,
+            )
+        )
+        self.invalidate_recordset(["rang_user_ids"])
+
+    def _crm_voip_rang_users(self):
+        """``rang_user_ids`` without reading each user's row to drop archived ones."""
+        self.ensure_one()
+        field = self._fields["rang_user_ids"]
+        self.env.cr.execute(
+            SQL(
+                "SELECT %s FROM %s WHERE %s = %s",
+                SQL.identifier(field.column2),
+                SQL.identifier(field.relation),
+                SQL.identifier(field.column1),
+                self.id,
+            )
+        )
+        return self.env["res.users"].browse(user_id for (user_id,) in self.env.cr.fetchall())
 
     def _crm_voip_timing_values(self, values):
         start = values.get("date_start", self.date_start)
@@ -348,6 +415,10 @@ class CrmVoipCall(models.Model):
         if lead:
             values["lead_id"] = lead.id
         if values:
+            # What the write's company check reads, rather than the whole rows.
+            (partner | lead.partner_id).sudo().fetch(["company_id"])
+            lead.sudo().fetch(["company_id"])
+            self.company_id.sudo().fetch(["parent_path"])
             self.write(values)
 
     @api.model
@@ -447,12 +518,15 @@ class CrmVoipCall(models.Model):
         # Logged, not posted: nobody needs an e-mail about it, and the salesperson (or the
         # webhook user, for unanswered calls) may have no sender address.
         author = self.user_id.partner_id or self.env.ref("base.partner_root")
+        author.sudo().fetch(["email"])  # what the chatter reads of the author
         for record in (self.partner_id, self.lead_id):
             if record:
                 record._message_log(body=body, author_id=author.id, message_type="comment")
 
     def _crm_voip_summary(self):
         self.ensure_one()
+        _prefetch_user_names(self.user_id)
+        self.line_id.sudo().fetch(["name"])
         number = self._crm_voip_format_number(self.partner_number_e164 or self.partner_number or "")
         state = dict(self._fields["state"]._description_selection(self.env))[self.state]
         if self.direction == "outbound":
@@ -487,21 +561,27 @@ class CrmVoipCall(models.Model):
         popup updates or closes itself.
         """
         self.ensure_one()
-        if event.kind == EV.AGENT_RINGING and self.direction == "inbound":
-            user = self.provider_id._crm_voip_user_by_extension(event.extension)
-            if user and self.state == "ringing":
-                user._bus_send("crm_voip/incoming_call", self._crm_voip_popup_payload())
+        # What is pushed follows from the call itself, whatever the webhook user may
+        # read; and in sudo, each read below is one plain query, without record rules.
+        call = self.sudo()
+        if event.kind == EV.AGENT_RINGING and call.direction == "inbound":
+            user = call.provider_id._crm_voip_user_by_extension(event.extension)
+            if user and call.state == "ringing":
+                bus_push.push_to_users(
+                    user, "crm_voip/incoming_call", call._crm_voip_popup_payload()
+                )
             return
         if event.kind == EV.RECORDING_READY:
             return
-        users = self.rang_user_ids | self.user_id
+        users = call._crm_voip_rang_users() | call.user_id
         if users:
-            users._bus_send("crm_voip/call_update", self._crm_voip_state_payload())
+            bus_push.push_to_users(users, "crm_voip/call_update", call._crm_voip_state_payload())
 
     def _crm_voip_routing_decision(self):
         """What to answer the PBX for a starting call. The base module only names the
         caller; ``crm_voip_routing`` decides who answers."""
         self.ensure_one()
+        self.partner_id.sudo().fetch(["name", "commercial_company_name"])
         caller_name = self.partner_id.commercial_company_name or self.partner_id.name
         return providers.events.RoutingDecision(
             action=providers.events.DEFAULT, caller_name=(caller_name or "")[:64]
@@ -513,6 +593,10 @@ class CrmVoipCall(models.Model):
 
     def _crm_voip_state_payload(self):
         self.ensure_one()
+        # Pushed on almost every PBX event: read the two names, not whole user and
+        # contact rows.
+        _prefetch_user_names(self.user_id)
+        self.partner_id.fetch(["name"])
         return {
             "call_id": self.id,
             "direction": self.direction,
@@ -533,27 +617,41 @@ class CrmVoipCall(models.Model):
         }
 
     def _crm_voip_popup_payload(self):
-        """Everything the popup shows, sent with the ringing event: no round trip."""
+        """Everything the popup shows, sent with the ringing event: no round trip.
+
+        Built while the phone rings, so each query reads only the fields shown.
+        """
         self.ensure_one()
         partner = self.partner_id
+        partner.fetch(["name", "is_company", "commercial_partner_id", "user_id"])
         commercial = partner.commercial_partner_id
+        commercial.fetch(["name"])
         lead = self.lead_id
+        lead.fetch(["name", "type", "user_id"])
         Lead = self.env["crm.lead"]
         opportunities = Lead.browse()
         if commercial:
-            opportunities = Lead.search(
+            opportunities = Lead.search_fetch(
                 [
-                    ("partner_id", "child_of", commercial.id),
+                    ("partner_id", "in", self._crm_voip_family_query(commercial)),
                     ("type", "=", "opportunity"),
                     ("probability", "<", 100),
                     ("company_id", "in", [self.company_id.id, False]),
                 ],
+                ["name", "stage_id", "expected_revenue", "probability", "user_id"],
                 order="date_last_stage_update desc, id desc",
                 limit=5,
             )
+            opportunities.stage_id.fetch(["name"])
         elif lead:
             opportunities = lead
+            lead.fetch(["stage_id", "expected_revenue", "probability"])
         responsible = partner.user_id or lead.user_id or opportunities[:1].user_id
+        _prefetch_user_names(responsible)
+        self.line_id.fetch(["name"])
+        # The company's opportunities or shared ones: amounts in the company's currency.
+        self.company_id.fetch(["currency_id"])
+        currency = self.company_id.currency_id
         payload = self._crm_voip_state_payload()
         payload.update(
             {
@@ -577,7 +675,9 @@ class CrmVoipCall(models.Model):
                         "name": opportunity.name,
                         "stage": opportunity.stage_id.name or "",
                         "expected_revenue": opportunity.expected_revenue,
-                        "revenue": self._crm_voip_format_amount(opportunity),
+                        "revenue": currency.format(opportunity.expected_revenue)
+                        if currency
+                        else str(opportunity.expected_revenue),
                         "probability": opportunity.probability,
                     }
                     for opportunity in opportunities
@@ -589,9 +689,13 @@ class CrmVoipCall(models.Model):
         return payload
 
     @api.model
-    def _crm_voip_format_amount(self, lead):
-        currency = lead.company_currency or self.env.company.currency_id
-        return currency.format(lead.expected_revenue) if currency else str(lead.expected_revenue)
+    def _crm_voip_family_query(self, commercial):
+        """A client's contacts (his company, its people, their addresses), as a subquery."""
+        return (
+            self.env["res.partner"]
+            .with_context(active_test=False)
+            ._search([("commercial_partner_id", "=", commercial.id)])
+        )
 
     def _crm_voip_last_interactions(self, partner, lead, limit=3):
         """The last calls and messages with this client, newest first."""
@@ -600,10 +704,14 @@ class CrmVoipCall(models.Model):
         if partner or lead:
             call_domain = [("id", "!=", self.id), ("company_id", "=", self.company_id.id)]
             if partner:
-                call_domain.append(("partner_id", "child_of", partner.commercial_partner_id.id))
+                family = self._crm_voip_family_query(partner.commercial_partner_id)
+                call_domain.append(("partner_id", "in", family))
             else:
                 call_domain.append(("lead_id", "=", lead.id))
-            for call in self.search(call_domain, limit=limit):
+            calls = self.search_fetch(call_domain, CALL_SUMMARY_FIELDS, limit=limit)
+            _prefetch_user_names(calls.user_id)
+            calls.line_id.fetch(["name"])
+            for call in calls:
                 items.append(
                     {
                         "kind": "call",
@@ -621,7 +729,15 @@ class CrmVoipCall(models.Model):
                 ("model", "=", "crm.lead"),
                 ("res_id", "=", lead.id or 0),
             ]
-            for message in self.env["mail.message"].search(message_domain, limit=limit):
+            # In sudo: mail's own check would read the contact and the lead again, and
+            # the domain keeps to their threads, which this payload already shows.
+            messages = (
+                self.env["mail.message"]
+                .sudo()
+                .search_fetch(message_domain, ["date", "body", "author_id"], limit=limit)
+            )
+            messages.author_id.fetch(["name"])
+            for message in messages:
                 text = html2plaintext(message.body or "").strip()
                 if text.startswith("📞"):
                     continue  # our own call summaries: already listed as calls
@@ -636,7 +752,9 @@ class CrmVoipCall(models.Model):
         return items[:limit]
 
     def _crm_voip_overdue_activities(self, partner, lead):
-        domain = [("date_deadline", "<", fields.Date.context_today(self))]
+        # "Today" where the PBX is, rather than in the webhook user's timezone.
+        today = fields.Date.context_today(self.with_context(tz=self.provider_id.timezone))
+        domain = [("date_deadline", "<", today)]
         targets = []
         if partner:
             targets.append(["&", ("res_model", "=", "res.partner"), ("res_id", "=", partner.id)])
@@ -645,6 +763,16 @@ class CrmVoipCall(models.Model):
         if not targets:
             return []
         domain += ["|"] * (len(targets) - 1) + [term for target in targets for term in target]
+        # In sudo, as the messages above.
+        activities = (
+            self.env["mail.activity"]
+            .sudo()
+            .search_fetch(
+                domain, ["summary", "activity_type_id", "date_deadline", "user_id"], limit=5
+            )
+        )
+        activities.activity_type_id.fetch(["name"])
+        _prefetch_user_names(activities.user_id)
         return [
             {
                 "id": activity.id,
@@ -652,7 +780,7 @@ class CrmVoipCall(models.Model):
                 "date_deadline": fields.Date.to_string(activity.date_deadline),
                 "user": activity.user_id.name or "",
             }
-            for activity in self.env["mail.activity"].search(domain, limit=5)
+            for activity in activities
         ]
 
     def _crm_voip_summary_text(self):

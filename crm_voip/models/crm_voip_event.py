@@ -70,7 +70,8 @@ class CrmVoipEvent(models.Model):
 
     @api.model
     def _crm_voip_store(self, provider, call_events):
-        """Store the events; return ``(new_records, duplicate_count)``.
+        """Store the events; return ``(new, duplicate_count)``, new as ``_crm_voip_apply_stored``
+        takes them.
 
         Written with ``INSERT … ON CONFLICT DO NOTHING`` rather than ``create()`` on
         purpose: a PBX delivers in parallel and retries, and two copies of one event
@@ -81,7 +82,7 @@ class CrmVoipEvent(models.Model):
         applied it), so it is counted as a duplicate, without retrying the request.
         """
         self.check_access("create")
-        new_ids = []
+        stored = []
         for call_event in call_events:
             row = call_event.to_dict()
             query = SQL(
@@ -113,9 +114,8 @@ class CrmVoipEvent(models.Model):
             except pg_errors.SerializationFailure:
                 inserted = None  # the same event, committed by a racing delivery
             if inserted:
-                new_ids.append(inserted[0])
-        new_events = self.browse(new_ids)
-        return new_events, len(call_events) - len(new_ids)
+                stored.append((self.browse(inserted[0]), provider, call_event))
+        return stored, len(call_events) - len(stored)
 
     # ------------------------------------------------------------------
     # Applying
@@ -127,19 +127,28 @@ class CrmVoipEvent(models.Model):
 
     def _crm_voip_apply(self):
         """Apply each event to its call; a failing event is marked, never lost."""
+        return self._crm_voip_apply_stored(
+            [(event, event.provider_id, event._crm_voip_call_event()) for event in self]
+        )
+
+    @api.model
+    def _crm_voip_apply_stored(self, stored):
+        """Apply ``[(event record, provider, call event)]``, e.g. just stored by a webhook.
+
+        The webhook passes the events it has parsed: reading back the rows it has just
+        inserted would cost a query and a JSON decoding per event. Returns the calls.
+        """
         calls = self.env["crm.voip.call"]
-        for event in self:
+        for event, provider, call_event in stored:
             try:
                 with self.env.cr.savepoint():
-                    call = calls._crm_voip_apply_event(
-                        event.provider_id, event._crm_voip_call_event()
-                    )
-                    event.write({"state": "applied", "call_id": call.id, "error": False})
+                    call = calls._crm_voip_apply_event(provider, call_event)
+                    event._crm_voip_mark_applied(call)
                     calls |= call
             except pg_errors.SerializationFailure:
                 raise  # let Odoo retry the whole request or cron batch
             except Exception as error:  # noqa: BLE001 - any failure is recorded on the event
-                _logger.exception("crm_voip: could not apply event %s", event.event_key)
+                _logger.exception("crm_voip: could not apply event %s", call_event.event_key)
                 event.write(
                     {
                         "state": "error",
@@ -149,7 +158,27 @@ class CrmVoipEvent(models.Model):
                 )
         return calls
 
+    def _crm_voip_mark_applied(self, call):
+        """In SQL: through ``write()``, setting ``call_id`` would first read the event's
+        whole row (to keep the call's cached ``event_ids`` right), on every PBX event."""
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE crm_voip_event
+                   SET state = 'applied', call_id = %s, error = NULL,
+                       write_uid = %s, write_date = now() at time zone 'UTC'
+                 WHERE id IN %s
+                """,
+                call.id,
+                self.env.uid,
+                tuple(self.ids),
+            )
+        )
+        self.invalidate_recordset(["state", "call_id", "error", "write_uid", "write_date"])
+        call.invalidate_recordset(["event_ids"])
+
     def action_retry(self):
+        self.check_access("write")  # events are marked applied in SQL, past the ORM's check
         self.filtered(lambda e: e.state != "applied")._crm_voip_apply()
 
     @api.model

@@ -8,13 +8,30 @@ import requests
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL
 
 from odoo.addons.base.models.res_partner import _tz_get
 
 from .. import providers
 
 _logger = logging.getLogger(__name__)
+
+# What a webhook reads of its PBX account (adapter settings, numbers, policy).
+PROVIDER_FIELDS_FOR_WEBHOOKS = [
+    "company_id",
+    "code",
+    "country_id",
+    "timezone",
+    "base_url",
+    "api_key",
+    "api_secret",
+    "webhook_secret",
+    "replay_window",
+    "max_event_age",
+    "ip_allowlist",
+    "unknown_caller_policy",
+]
+# What an event and its call read of the dialled line; other fields load when asked.
+LINE_FIELDS_FOR_CALLS = ["name", "company_id", "team_id", "source_id", "medium_id", "campaign_id"]
 
 # A PBX that has sent nothing for this long while calls are expected looks disconnected.
 SILENCE_ALERT = timedelta(hours=24)
@@ -301,21 +318,23 @@ class CrmVoipProvider(models.Model):
         """ISO country code used to read national numbers."""
         self.ensure_one()
         country = self.country_id or self.company_id.country_id
-        return country.code or "RU"
+        return self._crm_voip_country_code(country.id) or "RU"
+
+    @api.model
+    @tools.ormcache("country_id")
+    def _crm_voip_country_code(self, country_id):
+        """Asked for every PBX event; a country's code does not change."""
+        return self.env["res.country"].browse(country_id).code if country_id else None
 
     @api.model
     def _find_by_webhook_token(self, token):
-        """The provider a webhook URL token belongs to (token compared in SQL, indexed)."""
+        """The provider a webhook URL token belongs to (token compared in SQL, indexed),
+        read with what a webhook needs of it in the same query."""
         if not token or len(token) > 128:
             return self.browse()
-        self.env.cr.execute(
-            SQL(
-                "SELECT id FROM crm_voip_provider WHERE webhook_token = %s AND active",
-                token,
-            )
+        return self.search_fetch(
+            [("webhook_token", "=", token)], PROVIDER_FIELDS_FOR_WEBHOOKS, limit=1
         )
-        row = self.env.cr.fetchone()
-        return self.browse(row[0]) if row else self.browse()
 
     def _crm_voip_user_by_extension(self, extension):
         self.ensure_one()
@@ -342,7 +361,7 @@ class CrmVoipProvider(models.Model):
             domain += ["|", ("number_e164", "=", number_e164), ("number", "=", raw_number)]
         else:
             domain += [("number", "=", raw_number)]
-        return self.env["crm.voip.line"].search(domain, limit=1)
+        return self.env["crm.voip.line"].search_fetch(domain, LINE_FIELDS_FOR_CALLS, limit=1)
 
     def _crm_voip_dial_number(self, raw):
         """Apply the dialling rules: ``(number for the PBX, E.164 or False)``.
