@@ -206,7 +206,9 @@ class CrmVoipCall(models.Model):
         if values:
             call.write(values)
         if not call.partner_id and not call.lead_id and call.partner_number_e164:
-            call._crm_voip_link_crm_records()
+            # The PBX waits for our answer to a starting call: an unknown caller's lead
+            # or contact is created with the call's next event, not while it waits.
+            call._crm_voip_link_crm_records(apply_policy=event.kind != EV.CALL_STARTED)
         if not was_final and call.state in FINAL_STATES:
             call._crm_voip_on_hangup()
         if event.recording_ref:
@@ -404,10 +406,10 @@ class CrmVoipCall(models.Model):
     # Caller identification
     # ------------------------------------------------------------------
 
-    def _crm_voip_link_crm_records(self):
+    def _crm_voip_link_crm_records(self, apply_policy=True):
         self.ensure_one()
         partner, lead = self._crm_voip_identify(self.partner_number_e164, self.company_id)
-        if not partner and not lead:
+        if not partner and not lead and apply_policy:
             partner, lead = self._crm_voip_apply_unknown_caller_policy()
         values = {}
         if partner:

@@ -186,6 +186,25 @@ class TestZadarmaWebhook(CrmVoipHttpCommon):
         second, _deliveries = self._play_call("missed", caller="8 999 000-11-22")
         self.assertEqual(second.lead_id, lead)
 
+    def test_unknown_caller_lead_is_created_after_the_routing_reply(self):
+        events = self.sim.scenario_events(
+            self.provider_code, "answered", caller="79990003344", answered_by="101"
+        )
+        self.env.flush_all()
+        [start] = self.sim.send(self.provider_code, events[:1])
+        self.env.invalidate_all()
+        self.assertEqual(start.status, 200, start.text)
+        call_id = start.event.get("pbx_call_id") or start.event.get("call_id")
+        call = self.call_of(self.provider, call_id)
+        # The PBX was waiting for that answer: nothing was created for the number yet.
+        self.assertFalse(call.lead_id or call.partner_id)
+        self.env.flush_all()
+        deliveries = self.sim.send(self.provider_code, events[1:])
+        self.env.invalidate_all()
+        self.assertEqual([d.status for d in deliveries], [200] * len(deliveries))
+        self.assertTrue(call.lead_id or call.partner_id, "the call's next event applied it")
+        self.assertEqual((call.lead_id.phone or call.partner_id.phone), "+79990003344")
+
     @mute_logger(WEBHOOK_LOGGER)
     def test_bad_signature_is_refused_and_nothing_stored(self):
         events_before = self.env["crm.voip.event"].search_count([])
