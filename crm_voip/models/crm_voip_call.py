@@ -363,13 +363,13 @@ class CrmVoipCall(models.Model):
         """Add a user to ``rang_user_ids`` in SQL: the ORM would first read the current
         users, through the record rules of users and companies, on every ringing event."""
         self.ensure_one()
-        field = self._fields["rang_user_ids"]
+        table, call_column, user_column = self._crm_voip_rang_table()
         self.env.cr.execute(
             SQL(
                 "INSERT INTO %s (%s, %s) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                SQL.identifier(field.relation),
-                SQL.identifier(field.column1),
-                SQL.identifier(field.column2),
+                table,
+                call_column,
+                user_column,
                 self.id,
                 user_id,
             )
@@ -379,17 +379,17 @@ class CrmVoipCall(models.Model):
     def _crm_voip_rang_users(self):
         """``rang_user_ids`` without reading each user's row to drop archived ones."""
         self.ensure_one()
-        field = self._fields["rang_user_ids"]
+        table, call_column, user_column = self._crm_voip_rang_table()
         self.env.cr.execute(
-            SQL(
-                "SELECT %s FROM %s WHERE %s = %s",
-                SQL.identifier(field.column2),
-                SQL.identifier(field.relation),
-                SQL.identifier(field.column1),
-                self.id,
-            )
+            SQL("SELECT %s FROM %s WHERE %s = %s", user_column, table, call_column, self.id)
         )
         return self.env["res.users"].browse(user_id for (user_id,) in self.env.cr.fetchall())
+
+    def _crm_voip_rang_table(self):
+        """The table and columns of ``rang_user_ids``, as SQL identifiers."""
+        field = self._fields["rang_user_ids"]
+        names = (field.relation, field.column1, field.column2)
+        return tuple(SQL.identifier(name) for name in names)
 
     def _crm_voip_timing_values(self, values):
         start = values.get("date_start", self.date_start)
