@@ -418,7 +418,7 @@ class CrmVoipCall(models.Model):
             values["lead_id"] = lead.id
         if values:
             # What the write's company check reads, rather than the whole rows.
-            (partner | lead.partner_id).sudo().fetch(["company_id"])
+            partner.sudo().fetch(["company_id"])
             lead.sudo().fetch(["company_id"])
             self.company_id.sudo().fetch(["parent_path"])
             self.write(values)
@@ -629,7 +629,7 @@ class CrmVoipCall(models.Model):
         commercial = partner.commercial_partner_id
         commercial.fetch(["name"])
         lead = self.lead_id
-        lead.fetch(["name", "type", "user_id"])
+        lead.fetch(["name", "type", "user_id", "stage_id", "expected_revenue", "probability"])
         Lead = self.env["crm.lead"]
         opportunities = Lead.browse()
         if commercial:
@@ -647,7 +647,6 @@ class CrmVoipCall(models.Model):
             opportunities.stage_id.fetch(["name"])
         elif lead:
             opportunities = lead
-            lead.fetch(["stage_id", "expected_revenue", "probability"])
         responsible = partner.user_id or lead.user_id or opportunities[:1].user_id
         _prefetch_user_names(responsible)
         self.line_id.fetch(["name"])

@@ -21,6 +21,7 @@ from psycopg2 import sql
 
 import odoo
 from odoo.tools import SQL
+from odoo.tools.misc import OrderedSet
 
 from odoo.addons.bus.models.bus import (
     ODOO_NOTIFY_FUNCTION,
@@ -117,9 +118,9 @@ def push_to_users(users, notification_type, message):
     )
     pending = env.cr.postcommit.data.get(POSTCOMMIT_KEY)
     if pending is None:
-        pending = env.cr.postcommit.data[POSTCOMMIT_KEY] = []
-        env.cr.postcommit.add(lambda: _notify_after_commit(pending))
-    pending.extend(channel for channel in channels if channel not in pending)
+        pending = env.cr.postcommit.data[POSTCOMMIT_KEY] = OrderedSet()
+        env.cr.postcommit.add(lambda: _notify_after_commit(list(pending)))
+    pending.update(channels)
 
 
 def _notify_after_commit(channels):

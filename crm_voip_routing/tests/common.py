@@ -174,15 +174,6 @@ class CrmVoipRoutingHttpCommon(RoutingFixtures, CrmVoipHttpCommon):
         super().setUpClass()
         cls._setup_routing()
 
-    def send(self, provider, payloads):
-        """Post hand-picked payloads (e.g. a call that is not over yet)."""
-        self.env.flush_all()
-        deliveries = self.sim.send(provider, payloads)
-        self.env.invalidate_all()
-        for delivery in deliveries:
-            self.assertEqual(delivery.status, 200, delivery.text)
-        return deliveries
-
     def play_call(self, provider, scenario, **params):
         deliveries = self.play(provider, scenario, **params)
         for delivery in deliveries:
