@@ -207,3 +207,17 @@ def test_normalize_speed_p95_under_1ms():
     durations.sort()
     p95 = durations[int(len(durations) * 0.95)]
     assert p95 < 0.001, f"p95 {p95 * 1000:.3f} ms"
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [
+        ("+74951234567", "+7 495 123-45-67"),
+        ("+442079460958", "+44 20 7946 0958"),
+        ("101", "101"),  # an extension, as it is
+        ("+7", "+7"),  # not a number: as it is
+        ("", ""),
+    ],
+)
+def test_format_international(number, shown):
+    assert numbers.format_international(number) == shown

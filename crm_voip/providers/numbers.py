@@ -110,6 +110,21 @@ def normalize(raw, region="RU", extension_max_len=5):
     return _normalize_cached(raw, (region or "").upper(), extension_max_len)
 
 
+@functools.lru_cache(maxsize=8192)
+def format_international(number_e164):
+    """``+7 495 123-45-67``: how people read a number; anything else as it is.
+
+    Cached: every call pushed to a browser shows its number.
+    """
+    if not number_e164 or not number_e164.startswith("+"):
+        return number_e164 or ""
+    try:
+        parsed = phonenumbers.parse(number_e164)
+    except phonenumbers.NumberParseException:
+        return number_e164
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.INTERNATIONAL)
+
+
 def national_variants(raw, region="RU", extension_max_len=5):
     """The spellings under which a number may be stored without formatting, for searching
     legacy data: E.164, E.164 without ``+``, the national significant number and, where the

@@ -1,6 +1,7 @@
 """Click-to-call, dialling rules, bus pushes and wrap-up, through the simulator."""
 
 import json
+from datetime import date, timedelta
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
@@ -164,6 +165,39 @@ class TestPopupPushes(CrmVoipHttpCommon):
         updates = self.bus_messages("crm_voip/call_update")
         self.assertEqual([p["state"] for _t, p in updates], ["talking", "done"])
         self.assertEqual({t for t, _p in updates}, {self.salesman_anna.partner_id.id})
+
+    def test_popup_shows_the_clients_history_and_overdue_activities(self):
+        self.client_romashka.message_post(
+            body="Sent the price list", message_type="comment", subtype_xmlid="mail.mt_note"
+        )
+        self.opportunity_romashka.activity_schedule(
+            "mail.mail_activity_data_call",
+            date_deadline=date.today() - timedelta(days=3),
+            summary="Call back about the offer",
+            user_id=self.salesman_anna.id,
+        )
+        moscow = "74951204567"
+        self.play("zadarma", "answered", caller=ROMASHKA_CALLER, did=moscow, answered_by="101")
+        self.env["bus.bus"].sudo().search([]).unlink()
+        self.play("zadarma", "missed", caller=ROMASHKA_CALLER, did=moscow, extensions=["101"])
+        [(_target, payload)] = self.bus_messages("crm_voip/incoming_call")
+        calls = [item for item in payload["interactions"] if item["kind"] == "call"]
+        self.assertEqual(len(calls), 1, "the earlier call, not the ringing one")
+        self.assertEqual(
+            calls[0]["summary"],
+            f"Incoming call from +7 495 765-43-21 · Answered · {self.salesman_anna.name}"
+            " · 0 min 42 s · Moscow sales 495",
+        )
+        messages = [i["summary"] for i in payload["interactions"] if i["kind"] == "message"]
+        self.assertEqual(len(messages), 1, "the call summaries logged at hang-up are not repeated")
+        self.assertTrue(messages[0].endswith(": Sent the price list"), messages)
+        self.assertEqual(
+            [(a["summary"], a["user"]) for a in payload["overdue_activities"]],
+            [("Call back about the offer", self.salesman_anna.name)],
+        )
+        opportunity = payload["opportunities"][0]
+        self.assertEqual(opportunity["stage"], self.opportunity_romashka.stage_id.name)
+        self.assertIn("450", opportunity["revenue"])
 
     def test_ring_group_updates_everyone_rung(self):
         self.env["bus.bus"].sudo().search([]).unlink()

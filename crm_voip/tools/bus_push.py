@@ -90,9 +90,17 @@ def push_to_users(users, notification_type, message):
     """``users._bus_send(notification_type, message)``, notified on a kept connection."""
     if not users:
         return
-    env = users.env
     users.fetch(["partner_id"])  # only the column the channel needs, not the whole user
-    channels = [channel_with_db(env.cr.dbname, user._bus_channel()) for user in users]
+    push_to_partners(users.env, users.partner_id.ids, notification_type, message)
+
+
+def push_to_partners(env, partner_ids, notification_type, message):
+    """Send to the users whose contacts these are: a user's bus channel is his contact."""
+    if not partner_ids:
+        return
+    dbname = env.cr.dbname
+    partners = env["res.partner"].browse(partner_ids)
+    channels = [channel_with_db(dbname, partner._bus_channel()) for partner in partners]
     encoded = json_dump({"type": notification_type, "payload": message})
     # The bus's own rows, written in SQL: through create(), each costs more than the
     # popup itself takes to build. Dated like create() does (a browser that connects
