@@ -75,8 +75,8 @@ class CrmVoipWebhookController(http.Controller):
             _logger.debug("crm_voip: provider %s signature matched as %s", provider.id, encoding)
 
         events_model = request.env["crm.voip.event"]
-        stored, duplicates = events_model._crm_voip_store(provider, call_events)
-        calls = events_model._crm_voip_apply_stored(stored)
+        stored, duplicates = events_model._crm_voip_store(provider, call_events, first_write=True)
+        calls = events_model._crm_voip_apply_stored(stored, alone=True)
         decision = self._routing_decision(provider, call_events, calls)
         if decision is not None:
             return self._response(adapter.routing_reply(decision))

@@ -69,7 +69,7 @@ class CrmVoipEvent(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _crm_voip_store(self, provider, call_events):
+    def _crm_voip_store(self, provider, call_events, first_write=False):
         """Store the events; return ``(new, duplicate_count)``, new as ``_crm_voip_apply_stored``
         takes them.
 
@@ -80,42 +80,72 @@ class CrmVoipEvent(models.Model):
         snapshot raises a serialization failure instead: for this statement it can only
         mean that a concurrent delivery of the very same event committed first (and
         applied it), so it is counted as a duplicate, without retrying the request.
+
+        The row is written as it will end, applied and linked to its call when the
+        call is already logged: ``_crm_voip_apply_stored`` follows in the same
+        transaction, and writes the row again only for a failure or a new call. On
+        a busy line that spares an update of a row just inserted, which PostgreSQL
+        makes check every foreign key again.
+
+        ``first_write``: nothing was written yet in this transaction (a webhook
+        request), so a single event needs no savepoint: a failure may roll back all.
         """
         self.check_access("create")
+        single = first_write and len(call_events) == 1
         stored = []
         for call_event in call_events:
-            row = call_event.to_dict()
             query = SQL(
                 """
                     INSERT INTO crm_voip_event (
                         provider_id, company_id, event_key, kind, provider_event,
-                        provider_call_id, occurred_at, payload, state, attempts,
+                        provider_call_id, occurred_at, payload, state, attempts, call_id,
                         create_uid, write_uid, create_date, write_date)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0,
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'applied', 0,
+                            (SELECT id FROM crm_voip_call
+                              WHERE provider_id = %s AND provider_call_id = %s),
                             %s, %s, now() at time zone 'UTC', now() at time zone 'UTC')
                     ON CONFLICT (provider_id, event_key) DO NOTHING
-                    RETURNING id
+                    RETURNING id, call_id
                     """,
+                *self._crm_voip_row_values(provider, call_event),
                 provider.id,
-                provider.company_id.id,
-                call_event.event_key[:255],
-                call_event.kind,
-                call_event.provider_event or None,
-                call_event.provider_call_id or None,
-                fields.Datetime.to_string(call_event.occurred_at.replace(tzinfo=None)),
-                self._fields["payload"].convert_to_column(row, self),
+                call_event.provider_call_id,
                 self.env.uid,
                 self.env.uid,
             )
             try:
-                with self.env.cr.savepoint(flush=False):
+                if single:
+                    # Without a savepoint (two more round trips on every webhook), a
+                    # failure rolls back a transaction that holds nothing else.
                     self.env.cr.execute(query, log_exceptions=False)
                     inserted = self.env.cr.fetchone()
+                else:
+                    with self.env.cr.savepoint(flush=False):
+                        self.env.cr.execute(query, log_exceptions=False)
+                        inserted = self.env.cr.fetchone()
             except pg_errors.SerializationFailure:
+                if single:
+                    self.env.cr.rollback()
                 inserted = None  # the same event, committed by a racing delivery
             if inserted:
-                stored.append((self.browse(inserted[0]), provider, call_event))
+                event_id, call_id = inserted
+                stored.append((self.browse(event_id), provider, call_event, call_id))
         return stored, len(call_events) - len(stored)
+
+    @api.model
+    def _crm_voip_row_values(self, provider, call_event):
+        """provider_id, company_id, event_key, kind, provider_event, provider_call_id,
+        occurred_at and payload of an event's row."""
+        return (
+            provider.id,
+            provider.company_id.id,
+            call_event.event_key[:255],
+            call_event.kind,
+            call_event.provider_event or None,
+            call_event.provider_call_id or None,
+            fields.Datetime.to_string(call_event.occurred_at.replace(tzinfo=None)),
+            self._fields["payload"].convert_to_column(call_event.to_dict(), self),
+        )
 
     # ------------------------------------------------------------------
     # Applying
@@ -128,22 +158,31 @@ class CrmVoipEvent(models.Model):
     def _crm_voip_apply(self):
         """Apply each event to its call; a failing event is marked, never lost."""
         return self._crm_voip_apply_stored(
-            [(event, event.provider_id, event._crm_voip_call_event()) for event in self]
+            [(event, event.provider_id, event._crm_voip_call_event(), None) for event in self]
         )
 
     @api.model
-    def _crm_voip_apply_stored(self, stored):
-        """Apply ``[(event record, provider, call event)]``, e.g. just stored by a webhook.
+    def _crm_voip_apply_stored(self, stored, alone=False):
+        """Apply ``[(event record, provider, call event, call id)]``, as stored by a webhook.
 
         The webhook passes the events it has parsed: reading back the rows it has just
-        inserted would cost a query and a JSON decoding per event. Returns the calls.
+        inserted would cost a query and a JSON decoding per event. The call id is the
+        one the row is already marked applied to (``_crm_voip_store``), or None.
+        Returns the calls.
+
+        ``alone``: the transaction holds nothing but this single event (a webhook
+        request), so it is applied without a savepoint; should applying fail, the
+        transaction is rolled back and the event stored again, as failed.
         """
+        if alone and len(stored) == 1:
+            return self._crm_voip_apply_alone(*stored[0])
         calls = self.env["crm.voip.call"]
-        for event, provider, call_event in stored:
+        for event, provider, call_event, marked_call_id in stored:
             try:
                 with self.env.cr.savepoint():
                     call = calls._crm_voip_apply_event(provider, call_event)
-                    event._crm_voip_mark_applied(call)
+                    if call.id != marked_call_id:
+                        event._crm_voip_mark_applied(call)
                     calls |= call
             except pg_errors.SerializationFailure:
                 raise  # let Odoo retry the whole request or cron batch
@@ -157,6 +196,45 @@ class CrmVoipEvent(models.Model):
                     }
                 )
         return calls
+
+    def _crm_voip_apply_alone(self, event, provider, call_event, marked_call_id):
+        """One event, the transaction's only work: a savepoint would cost two round
+        trips and a flush on every webhook."""
+        try:
+            call = self.env["crm.voip.call"]._crm_voip_apply_event(provider, call_event)
+            if call.id != marked_call_id:
+                event._crm_voip_mark_applied(call)
+            self.env.flush_all()  # a write the database refuses is a failure to apply
+            return call
+        except pg_errors.SerializationFailure:
+            raise  # let Odoo retry the whole request
+        except Exception as error:  # noqa: BLE001 - any failure is recorded on the event
+            _logger.exception("crm_voip: could not apply event %s", call_event.event_key)
+            self.env.cr.rollback()
+            self._crm_voip_store_failed(provider, call_event, error)
+            return self.env["crm.voip.call"]
+
+    @api.model
+    def _crm_voip_store_failed(self, provider, call_event, error):
+        """Store an event whose application failed, for the retry cron; a copy
+        delivered meanwhile, and stored, wins."""
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO crm_voip_event (
+                    provider_id, company_id, event_key, kind, provider_event,
+                    provider_call_id, occurred_at, payload, state, attempts, error,
+                    create_uid, write_uid, create_date, write_date)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'error', 1, %s,
+                        %s, %s, now() at time zone 'UTC', now() at time zone 'UTC')
+                ON CONFLICT (provider_id, event_key) DO NOTHING
+                """,
+                *self._crm_voip_row_values(provider, call_event),
+                f"{type(error).__name__}: {error}",
+                self.env.uid,
+                self.env.uid,
+            )
+        )
 
     def _crm_voip_mark_applied(self, call):
         """In SQL: through ``write()``, setting ``call_id`` would first read the event's

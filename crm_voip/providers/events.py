@@ -109,8 +109,12 @@ class CallEvent:
         self.call_started_at = ensure_utc(self.call_started_at)
 
     def to_dict(self):
-        """A JSON-serializable dict (datetimes as ISO 8601 strings) for storage."""
-        data = dataclasses.asdict(self)
+        """A JSON-serializable dict (datetimes as ISO 8601 strings) for storage.
+
+        Shallow: ``raw`` is the event's own dict, not a copy (``dataclasses.asdict``
+        copies it deeply, on every webhook, only for it to be serialized).
+        """
+        data = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
         for name in ("occurred_at", "call_started_at"):
             if data[name] is not None:
                 data[name] = data[name].isoformat()
