@@ -1,4 +1,5 @@
 import logging
+from contextlib import nullcontext
 
 from psycopg2 import errors as pg_errors
 
@@ -94,35 +95,14 @@ class CrmVoipEvent(models.Model):
         single = first_write and len(call_events) == 1
         stored = []
         for call_event in call_events:
-            query = SQL(
-                """
-                    INSERT INTO crm_voip_event (
-                        provider_id, company_id, event_key, kind, provider_event,
-                        provider_call_id, occurred_at, payload, state, attempts, call_id,
-                        create_uid, write_uid, create_date, write_date)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'applied', 0,
-                            (SELECT id FROM crm_voip_call
-                              WHERE provider_id = %s AND provider_call_id = %s),
-                            %s, %s, now() at time zone 'UTC', now() at time zone 'UTC')
-                    ON CONFLICT (provider_id, event_key) DO NOTHING
-                    RETURNING id, call_id
-                    """,
-                *self._crm_voip_row_values(provider, call_event),
-                provider.id,
-                call_event.provider_call_id,
-                self.env.uid,
-                self.env.uid,
-            )
+            query = self._crm_voip_insert_query(provider, call_event, "applied")
+            # Without a savepoint (two more round trips on every webhook), a failure
+            # of the single event rolls back a transaction that holds nothing else.
+            guard = nullcontext() if single else self.env.cr.savepoint(flush=False)
             try:
-                if single:
-                    # Without a savepoint (two more round trips on every webhook), a
-                    # failure rolls back a transaction that holds nothing else.
+                with guard:
                     self.env.cr.execute(query, log_exceptions=False)
                     inserted = self.env.cr.fetchone()
-                else:
-                    with self.env.cr.savepoint(flush=False):
-                        self.env.cr.execute(query, log_exceptions=False)
-                        inserted = self.env.cr.fetchone()
             except pg_errors.SerializationFailure:
                 if single:
                     self.env.cr.rollback()
@@ -133,18 +113,36 @@ class CrmVoipEvent(models.Model):
         return stored, len(call_events) - len(stored)
 
     @api.model
-    def _crm_voip_row_values(self, provider, call_event):
-        """provider_id, company_id, event_key, kind, provider_event, provider_call_id,
-        occurred_at and payload of an event's row."""
-        return (
-            provider.id,
-            provider.company_id.id,
-            call_event.event_key[:255],
-            call_event.kind,
-            call_event.provider_event or None,
-            call_event.provider_call_id or None,
-            fields.Datetime.to_string(call_event.occurred_at.replace(tzinfo=None)),
-            self._fields["payload"].convert_to_column(call_event.to_dict(), self),
+    def _crm_voip_insert_query(self, provider, call_event, state, error=None):
+        """``INSERT`` of an event's row, linked to its call if logged; a row already
+        stored for the event wins. Returns the new row's ``id, call_id``, or nothing."""
+        return SQL(
+            """
+            INSERT INTO crm_voip_event (
+                provider_id, company_id, event_key, kind, provider_event,
+                provider_call_id, occurred_at, payload, state, attempts, error, call_id,
+                create_uid, write_uid, create_date, write_date)
+            VALUES (%(provider)s, %(company)s, %(key)s, %(kind)s, %(provider_event)s,
+                    %(call)s, %(occurred_at)s, %(payload)s, %(state)s, %(attempts)s,
+                    %(error)s,
+                    (SELECT id FROM crm_voip_call
+                      WHERE provider_id = %(provider)s AND provider_call_id = %(call)s),
+                    %(uid)s, %(uid)s, now() at time zone 'UTC', now() at time zone 'UTC')
+            ON CONFLICT (provider_id, event_key) DO NOTHING
+            RETURNING id, call_id
+            """,
+            provider=provider.id,
+            company=provider.company_id.id,
+            key=call_event.event_key[:255],
+            kind=call_event.kind,
+            provider_event=call_event.provider_event or None,
+            call=call_event.provider_call_id or None,
+            occurred_at=fields.Datetime.to_string(call_event.occurred_at.replace(tzinfo=None)),
+            payload=self._fields["payload"].convert_to_column(call_event.to_dict(), self),
+            state=state,
+            attempts=1 if error else 0,
+            error=error and f"{type(error).__name__}: {error}",
+            uid=self.env.uid,
         )
 
     # ------------------------------------------------------------------
@@ -218,23 +216,7 @@ class CrmVoipEvent(models.Model):
     def _crm_voip_store_failed(self, provider, call_event, error):
         """Store an event whose application failed, for the retry cron; a copy
         delivered meanwhile, and stored, wins."""
-        self.env.cr.execute(
-            SQL(
-                """
-                INSERT INTO crm_voip_event (
-                    provider_id, company_id, event_key, kind, provider_event,
-                    provider_call_id, occurred_at, payload, state, attempts, error,
-                    create_uid, write_uid, create_date, write_date)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'error', 1, %s,
-                        %s, %s, now() at time zone 'UTC', now() at time zone 'UTC')
-                ON CONFLICT (provider_id, event_key) DO NOTHING
-                """,
-                *self._crm_voip_row_values(provider, call_event),
-                f"{type(error).__name__}: {error}",
-                self.env.uid,
-                self.env.uid,
-            )
-        )
+        self.env.cr.execute(self._crm_voip_insert_query(provider, call_event, "error", error))
 
     def _crm_voip_mark_applied(self, call):
         """In SQL: through ``write()``, setting ``call_id`` would first read the event's
