@@ -4,6 +4,11 @@ from . import crm_voip_line
 from . import crm_voip_extension
 from . import crm_voip_event
 from . import crm_voip_call
+from . import crm_voip_call_caller_id
+from . import crm_voip_call_chatter
+from . import crm_voip_call_popup
+from . import crm_voip_call_click_to_call
+from . import crm_voip_call_wrapup
 from . import crm_voip_call_outcome
 from . import res_partner
 from . import crm_lead
