@@ -1,6 +1,6 @@
 import datetime
 
-from odoo import api, fields, models
+from odoo import fields, models
 from odoo.tools import SQL
 
 from ..report.crm_voip_call_report_daily import local_date
@@ -33,11 +33,12 @@ class CrmVoipCall(models.Model):
     # ORM: keep the daily statistics right
     # ------------------------------------------------------------------
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        calls = super().create(vals_list)
-        calls._crm_voip_report_mark_days(calls._crm_voip_report_summed_days())
-        return calls
+    def _crm_voip_on_created(self):
+        # Every new call, made by create() or by its first PBX event: a call reported
+        # late (its webhooks delayed, or recovered) may belong to a summed-up day.
+        result = super()._crm_voip_on_created()
+        self._crm_voip_report_mark_days(self._crm_voip_report_summed_days())
+        return result
 
     def write(self, vals):
         if REPORT_FIELDS.isdisjoint(vals):
@@ -115,19 +116,6 @@ class CrmVoipCall(models.Model):
         if changed:
             calls = self.browse(changed)
             calls._crm_voip_report_mark_days(calls._crm_voip_report_summed_days())
-
-    # ------------------------------------------------------------------
-    # Wrap-up: an opportunity created from the call
-    # ------------------------------------------------------------------
-
-    def _crm_voip_create_opportunity(self, name=False):
-        had = self.lead_id
-        lead = super()._crm_voip_create_opportunity(name)
-        if lead and lead != had and not self.lead_created:
-            # "Opportunities created from calls" counts it (crm_voip only flags the leads
-            # of its unknown-caller policy).
-            self.sudo().lead_created = True
-        return lead
 
     # ------------------------------------------------------------------
     # Daily statistics

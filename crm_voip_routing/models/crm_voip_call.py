@@ -78,11 +78,6 @@ class CrmVoipCall(models.Model):
         index="btree_not_null",
         ondelete="set null",
     )
-    crm_voip_new_caller = fields.Boolean(
-        string="New caller",
-        readonly=True,
-        help="The contact or lead of the call was created by it: the number was unknown.",
-    )
     crm_voip_number_blocked = fields.Boolean(
         string="Number is blocked", compute="_compute_crm_voip_number_blocked"
     )
@@ -201,10 +196,10 @@ class CrmVoipCall(models.Model):
         return self._crm_voip_pbx_decision(result.decision, decision.caller_name)
 
     def _crm_voip_caller_is_new(self):
-        """Whether the contact or lead of the call was created by this very call (the
-        provider's unknown-caller policy): the number was unknown when it rang."""
+        """Whether the call's contact or lead was created by the call itself: the number
+        was unknown when it rang (``partner_created``/``lead_created``, set by crm_voip)."""
         self.ensure_one()
-        return self.crm_voip_new_caller or self.lead_created
+        return self.partner_created or self.lead_created
 
     def _crm_voip_set_statement_timeout(self, value):
         """Bound every query of the routing by the budget; returns the previous setting.
@@ -333,10 +328,7 @@ class CrmVoipCall(models.Model):
             and CallRouter(self.env).is_blacklisted(self.partner_number_e164)
         ):
             return self.env["res.partner"], self.env["crm.lead"]
-        partner, lead = super()._crm_voip_apply_unknown_caller_policy()
-        if partner or lead:
-            self.crm_voip_new_caller = True
-        return partner, lead
+        return super()._crm_voip_apply_unknown_caller_policy()
 
     # ------------------------------------------------------------------
     # Hang-up: missed calls become call-back tasks, call-backs close them
