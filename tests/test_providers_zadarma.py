@@ -1,4 +1,6 @@
-"""Contract tests of the Zadarma / Novofon adapter against docs/vats_protocols.md §1."""
+"""Contract tests of the Zadarma / Novofon adapter against the protocol facts of
+__manifest_docs__/protocols/zadarma.md.
+"""
 
 import base64
 import hashlib
@@ -91,7 +93,7 @@ def signed_webhook(fields, **kwargs):
 
 
 def example(name):
-    """A documented example payload (§1.6) as a dict."""
+    """An example payload (zadarma.md, section Test vectors) as a dict."""
     return {
         key: values[0]
         for key, values in parse_qs(
@@ -106,7 +108,7 @@ def parse_one(fields):
     return events[0]
 
 
-# -- REST authentication vectors (§1.2) --------------------------------------------------------
+# -- REST authentication vectors (zadarma.md, section REST authentication) ---------------------
 
 
 @pytest.mark.parametrize("vector", VECTORS["rest_vectors"], ids=lambda v: v["method"])
@@ -120,7 +122,7 @@ def test_encode_params_php_rfc1738():
     assert zadarma.encode_params({"b": "x y", "a": "1:2", "c": None}) == "a=1%3A2&b=x+y"
 
 
-# -- webhook signatures (§1.5) -----------------------------------------------------------------
+# -- webhook signatures (zadarma.md, section Webhook signatures) -------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(VECTORS["events"]))
@@ -449,7 +451,7 @@ def test_zd_echo_refused(method, query):
     assert make_adapter().handshake(WebhookRequest(method=method, query=query)) is None
 
 
-# -- event mapping (§1.6, §0.1) ----------------------------------------------------------------
+# -- event mapping (zadarma.md, section Webhook events) ----------------------------------------
 
 
 def test_notify_start_mapping():
@@ -613,7 +615,7 @@ def test_parsed_event_round_trips_through_json():
     assert ev.CallEvent.from_dict(stored) == event
 
 
-# -- routing reply (§1.7) ----------------------------------------------------------------------
+# -- routing reply (zadarma.md, section Routing reply) -----------------------------------------
 
 
 @pytest.mark.parametrize(
