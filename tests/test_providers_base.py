@@ -72,11 +72,11 @@ def serve(status=200, headers=None, body=b"", delay=None):
 def test_download_audio(content_type, body, mimetype):
     headers = {"Content-Type": content_type} if content_type else {}
     with serve(headers=headers, body=body) as server:
-        adapter = PlainAdapter()
-        chunks = list(adapter.download(server.url + "/rec.mp3", max_bytes=10_000, chunk_size=64))
+        download = PlainAdapter().download(server.url + "/rec.mp3", max_bytes=10_000, chunk_size=64)
+        chunks = list(download.chunks)
     assert b"".join(chunks) == body
     assert len(chunks) > 1  # streamed, not read at once
-    assert adapter.last_download_mimetype == mimetype
+    assert download.mimetype == mimetype
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_download_audio(content_type, body, mimetype):
 def test_download_refuses_non_audio(content_type, body, message):
     with serve(headers={"Content-Type": content_type}, body=body) as server:
         with pytest.raises(PermanentError, match=message):
-            list(PlainAdapter().download(server.url + "/rec", max_bytes=10_000))
+            PlainAdapter().download(server.url + "/rec", max_bytes=10_000)
 
 
 def test_download_size_limit_from_content_length():
@@ -102,7 +102,7 @@ def test_download_size_limit_from_content_length():
     headers = {"Content-Type": "audio/mpeg", "Content-Length": str(len(body))}
     with serve(headers=headers, body=body) as server:
         with pytest.raises(PermanentError, match=r"is 2040 bytes, above the 1000 bytes limit"):
-            next(PlainAdapter().download(server.url + "/rec", max_bytes=1000))
+            PlainAdapter().download(server.url + "/rec", max_bytes=1000)
 
 
 def test_download_size_limit_while_streaming():
@@ -111,14 +111,14 @@ def test_download_size_limit_while_streaming():
     received = []
     with serve(headers={"Content-Type": "audio/mpeg"}, body=body) as server:
         with pytest.raises(PermanentError, match="exceeds the 1000 bytes limit"):
-            for chunk in PlainAdapter().download(server.url + "/rec", 1000, chunk_size=100):
+            for chunk in PlainAdapter().download(server.url + "/rec", 1000, chunk_size=100).chunks:
                 received.append(chunk)
     assert sum(map(len, received)) <= 1000
 
 
 def test_download_exact_limit_is_allowed():
     with serve(headers={"Content-Type": "audio/mpeg"}, body=MP3_ID3) as server:
-        data = b"".join(PlainAdapter().download(server.url + "/rec", max_bytes=len(MP3_ID3)))
+        data = b"".join(PlainAdapter().download(server.url + "/rec", max_bytes=len(MP3_ID3)).chunks)
     assert data == MP3_ID3
 
 
@@ -128,15 +128,21 @@ def test_download_exact_limit_is_allowed():
 def test_download_http_errors(status, error):
     with serve(status=status, headers={"Content-Type": "text/plain"}, body=b"no") as server:
         with pytest.raises(error, match=f"HTTP {status}"):
-            list(PlainAdapter().download(server.url + "/rec", max_bytes=1000))
+            PlainAdapter().download(server.url + "/rec", max_bytes=1000)
 
 
-def test_download_is_lazy_and_validates_max_bytes():
+def test_download_validates_max_bytes_before_any_request():
     adapter = PlainAdapter()
     adapter._request = None  # would fail if called
-    adapter.download("http://127.0.0.1:9/none", max_bytes=10)  # nothing requested yet
     with pytest.raises(ValueError, match="max_bytes"):
-        next(adapter.download("http://127.0.0.1:9/none", max_bytes=0))
+        adapter.download("http://127.0.0.1:9/none", max_bytes=0)
+
+
+def test_download_closes_the_connection_when_left_unread():
+    with serve(headers={"Content-Type": "audio/mpeg"}, body=MP3_ID3 * 4) as server:
+        with PlainAdapter().download(server.url + "/rec", max_bytes=10_000) as download:
+            assert download.mimetype == "audio/mpeg"
+        assert download._response.raw.closed
 
 
 @pytest.mark.parametrize(

@@ -535,8 +535,8 @@ def test_download_sends_api_key_only_to_the_api():
     with local_http.LocalServer(responder) as api, local_http.LocalServer(responder) as cdn:
         adapter = make_adapter(base_url=api.url)
         link = adapter.recording_link("rec-42")
-        assert b"".join(adapter.download(link.url, max_bytes=1000)) == audio
-        assert b"".join(adapter.download(cdn.url + "/file.mp3", max_bytes=1000)) == audio
+        assert b"".join(adapter.download(link.url, max_bytes=1000).chunks) == audio
+        assert b"".join(adapter.download(cdn.url + "/file.mp3", max_bytes=1000).chunks) == audio
     assert api.requests[0]["path"] == "/recordings/rec-42"
     assert api.requests[0]["headers"]["Authorization"] == "Bearer k-123"
     assert "Authorization" not in cdn.requests[0]["headers"]

@@ -1,11 +1,15 @@
 """Adapter registry and the shape every adapter must have."""
 
+import pathlib
+
 import pytest
 import voip_providers
 from voip_providers import registry
-from voip_providers.base import ProviderAdapter
+from voip_providers.base import TRANSPORTS, ConfigField, ProviderAdapter
 from voip_providers.generic import GenericWebhookAdapter
 from voip_providers.zadarma import ZadarmaAdapter
+
+PROVIDERS_DIR = pathlib.Path(__file__).resolve().parents[1] / "crm_voip" / "providers"
 
 CONTRACT_METHODS = [
     "handshake",
@@ -24,21 +28,25 @@ CONTRACT_METHODS = [
 ]
 
 
+CODES = voip_providers.available_codes()
+
+
 def test_available_codes():
-    assert voip_providers.available_codes() == ["generic", "zadarma"]
-    assert registry.available_codes() == voip_providers.available_codes()
+    # Every adapter module of the package registers itself on import.
+    modules = {path.stem for path in PROVIDERS_DIR.glob("*.py")} - {"__init__"}
+    modules -= voip_providers.CORE_MODULES
+    assert set(CODES) == modules
+    assert registry.available_codes() == sorted(CODES)
 
 
-@pytest.mark.parametrize(
-    "code, cls", [("zadarma", ZadarmaAdapter), ("generic", GenericWebhookAdapter)]
-)
-def test_get_adapter_class(code, cls):
-    assert registry.get_adapter_class(code) is cls
+@pytest.mark.parametrize("code", CODES)
+def test_get_adapter_class(code):
+    cls = registry.get_adapter_class(code)
     assert cls.code == code
     assert issubclass(cls, ProviderAdapter)
 
 
-@pytest.mark.parametrize("code", ["zadarma", "generic"])
+@pytest.mark.parametrize("code", CODES)
 def test_adapters_build_from_empty_config(code):
     adapter = registry.get_adapter_class(code)({})
     assert adapter.timeout == 10
@@ -47,14 +55,49 @@ def test_adapters_build_from_empty_config(code):
         assert callable(getattr(adapter, method)), method
 
 
+@pytest.mark.parametrize("code", CODES)
+def test_adapter_declares_what_the_odoo_side_reads(code):
+    cls = registry.get_adapter_class(code)
+    assert cls.label and cls.label != ProviderAdapter.label
+    assert cls.transport in TRANSPORTS
+    assert isinstance(cls.recording_fetch_delay, int) and cls.recording_fetch_delay >= 0
+    assert isinstance(cls.routes_synchronously, bool)
+    assert isinstance(cls.has_call_history, bool)
+    names = [item.name for item in cls.config_fields]
+    assert len(names) == len(set(names)), "a config field is declared twice"
+    common = {"base_url", "timezone", "timeout", "ip_allowlist"}
+    assert not common & set(names), "common settings are the provider model's own fields"
+    for item in cls.config_fields:
+        assert isinstance(item, ConfigField) and item.label and item.help
+        if item.default is not None:
+            assert item.clean(item.default) == item.default
+    if cls.has_call_history:
+        assert cls.call_history is not ProviderAdapter.call_history
+    if cls.whole_call_ref_prefix:
+        ref = cls.whole_call_ref("c-1")
+        assert cls.is_whole_call_ref(ref) and not cls.is_whole_call_ref("c-1")
+
+
+def test_config_field_values_are_cleaned():
+    number = ConfigField("window", "Window", kind="integer")
+    assert number.clean("300") == 300 and number.clean("") is None
+    with pytest.raises(ValueError, match="Window: a whole number"):
+        number.clean("5 min")
+    choice = ConfigField("mode", "Mode", kind="selection", choices=(("a", "A"),))
+    with pytest.raises(ValueError, match="not one of the choices"):
+        choice.clean("b")
+    assert ConfigField("key", "Key").clean("  k  ") == "k"
+    with pytest.raises(ValueError, match="Unknown config field kind"):
+        ConfigField("x", "X", kind="password")
+
+
 def test_config_timeout_and_defaults():
     adapter = ZadarmaAdapter({"timeout": 2.5, "max_event_age": None, "timezone": ""})
-    unset = ZadarmaAdapter({"timeout": 0, "replay_window": 0})
+    unset = GenericWebhookAdapter({"timeout": 0, "replay_window": 0})
     assert (unset.timeout, unset._setting("replay_window")) == (10, 300)
     assert adapter.timeout == 2.5
     assert adapter._setting("max_event_age") == 86400
     assert adapter._setting("timezone") == "Europe/Moscow"
-    assert adapter._setting("replay_window") == 300
     assert adapter.base_url == "https://api.zadarma.com"
     assert ZadarmaAdapter({"base_url": "https://api-sandbox.zadarma.com/"}).base_url == (
         "https://api-sandbox.zadarma.com"
@@ -85,4 +128,4 @@ def test_register(monkeypatch):
 
 
 def test_registry_is_restored_after_register_test():
-    assert registry.available_codes() == ["generic", "zadarma"]
+    assert registry.available_codes() == sorted(CODES)

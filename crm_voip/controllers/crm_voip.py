@@ -57,7 +57,7 @@ class CrmVoipWebhookController(http.Controller):
                 return self._reply(405, {"status": "error", "error": "POST expected"})
             if len(webhook_request.body) > MAX_BODY_BYTES:
                 raise providers.errors.MalformedEventError("request body too large")
-            adapter.verify(webhook_request)
+            verified = adapter.verify(webhook_request)
             call_events = adapter.parse(webhook_request)
         except providers.errors.SignatureError as error:
             _logger.warning(
@@ -70,9 +70,8 @@ class CrmVoipWebhookController(http.Controller):
         except providers.errors.MalformedEventError as error:
             _logger.warning("crm_voip: provider %s got a malformed webhook: %s", provider.id, error)
             return self._reply(400, {"status": "error", "error": str(error)})
-        encoding = getattr(adapter, "last_signature_encoding", None)
-        if encoding:
-            _logger.debug("crm_voip: provider %s signature matched as %s", provider.id, encoding)
+        if verified:
+            _logger.debug("crm_voip: provider %s webhook verified: %s", provider.id, verified)
 
         events_model = request.env["crm.voip.event"]
         stored, duplicates = events_model._crm_voip_store(provider, call_events, first_write=True)
@@ -124,8 +123,11 @@ class CrmVoipWebhookController(http.Controller):
 
     @staticmethod
     def _routing_decision(provider, call_events, applied_calls):
-        """A single "call starting" event is the PBX asking where to send the call."""
+        """A single "call starting" event is the PBX asking where to send the call, when
+        its adapter routes in the webhook reply."""
         if len(call_events) != 1 or call_events[0].kind != providers.events.CALL_STARTED:
+            return None
+        if not provider._crm_voip_adapter_class().routes_synchronously:
             return None
         call = applied_calls[:1]
         if not call:  # a repeated delivery: the call was applied by the first one

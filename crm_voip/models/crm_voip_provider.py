@@ -22,11 +22,8 @@ PROVIDER_FIELDS_FOR_WEBHOOKS = [
     "country_id",
     "timezone",
     "base_url",
-    "api_key",
-    "api_secret",
-    "webhook_secret",
-    "replay_window",
-    "max_event_age",
+    "settings",
+    "secret_settings",
     "ip_allowlist",
     "unknown_caller_policy",
 ]
@@ -52,10 +49,10 @@ class CrmVoipProvider(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
     code = fields.Selection(
-        [("zadarma", "Zadarma / Novofon"), ("generic", "Generic signed JSON webhook")],
+        selection="_selection_code",
         string="PBX",
         required=True,
-        default="zadarma",
+        help="Each PBX is one adapter of crm_voip/providers: the settings below are its own.",
     )
     company_id = fields.Many2one(
         "res.company", required=True, index=True, default=lambda self: self.env.company
@@ -71,25 +68,38 @@ class CrmVoipProvider(models.Model):
         string="PBX account timezone",
         default="Europe/Moscow",
         required=True,
-        help="Zadarma sends call times in the account's local time.",
+        help="Local call times the PBX sends are read in it; reports count days in it.",
     )
     use_simulator = fields.Boolean(
         string="Simulator mode",
         help="Talk to the suite's VATS simulator instead of the real PBX (demo, tests, training).",
     )
 
-    # Credentials: only administrators may read them.
+    # The PBX's own settings, as its adapter declares them (``config_fields``): secret
+    # ones (credentials) are readable by administrators only.
+    settings = fields.Json(
+        string="PBX settings", help="The adapter's declared settings that are not secret."
+    )
+    secret_settings = fields.Json(string="PBX credentials", groups="base.group_system", copy=False)
+    settings_schema = fields.Json(
+        compute="_compute_adapter_declarations",
+        help="The adapter's declared settings, for the form.",
+    )
+    default_base_url = fields.Char(compute="_compute_adapter_declarations")
+    routes_synchronously = fields.Boolean(
+        string="Routes in the webhook reply",
+        compute="_compute_adapter_declarations",
+        help="The PBX asks where to send a starting call and waits for the answer.",
+    )
+    has_call_history = fields.Boolean(compute="_compute_adapter_declarations")
+    transport = fields.Selection(
+        [("webhook", "Webhooks"), ("persistent", "Persistent connection")],
+        compute="_compute_adapter_declarations",
+    )
     base_url = fields.Char(
         string="API base URL",
         groups="base.group_system",
         help="Leave empty for the provider's public API.",
-    )
-    api_key = fields.Char(string="API key", groups="base.group_system")
-    api_secret = fields.Char(string="API secret", groups="base.group_system")
-    webhook_secret = fields.Char(
-        groups="base.group_system",
-        help="Generic provider: the HMAC-SHA256 key of the webhooks. "
-        "Zadarma signs its webhooks with the API secret.",
     )
     webhook_token = fields.Char(
         groups="base.group_system",
@@ -100,17 +110,6 @@ class CrmVoipProvider(models.Model):
     webhook_url = fields.Char(compute="_compute_webhook_url", groups="base.group_system")
 
     # Webhook hardening
-    replay_window = fields.Integer(
-        string="Replay window (s)",
-        default=300,
-        help="Signed webhooks older or newer than this are refused.",
-    )
-    max_event_age = fields.Integer(
-        string="Maximum call age (s)",
-        default=86400,
-        help="Zadarma's signatures carry no timestamp: events of calls started longer ago are "
-        "refused.",
-    )
     ip_allowlist = fields.Text(
         string="Allowed source addresses",
         help="One IP address or network (CIDR) per line or comma-separated. Empty: any address.",
@@ -137,8 +136,8 @@ class CrmVoipProvider(models.Model):
         string="National numbers sent as",
         default="digits",
         required=True,
-        help="How the PBX wants numbers of the account's country: Zadarma and Novofon take "
-        "international digits; some PBXs want the national 8 prefix (7 → 8 rewrite).",
+        help="How the PBX wants numbers of the account's country: most cloud PBXs take "
+        "international digits; some want the national 8 prefix (7 → 8 rewrite).",
     )
     dial_international_prefix = fields.Char(
         string="International prefix",
@@ -185,6 +184,56 @@ class CrmVoipProvider(models.Model):
     # Compute
     # ------------------------------------------------------------------
 
+    @api.model
+    def _selection_code(self):
+        return [
+            (code, self.env._(providers.get_adapter_class(code).label))
+            for code in providers.available_codes()
+        ]
+
+    @api.depends("code")
+    @api.depends_context("lang")
+    def _compute_adapter_declarations(self):
+        for provider in self:
+            adapter_class = provider._crm_voip_adapter_class()
+            if adapter_class is None:
+                provider.update(
+                    {
+                        "settings_schema": [],
+                        "default_base_url": False,
+                        "routes_synchronously": False,
+                        "has_call_history": False,
+                        "transport": False,
+                    }
+                )
+                continue
+            provider.update(
+                {
+                    "settings_schema": [
+                        provider._crm_voip_config_field_schema(item)
+                        for item in adapter_class.config_fields
+                    ],
+                    "default_base_url": adapter_class.DEFAULT_BASE_URL or False,
+                    "routes_synchronously": adapter_class.routes_synchronously,
+                    "has_call_history": adapter_class.has_call_history,
+                    "transport": adapter_class.transport,
+                }
+            )
+
+    def _crm_voip_config_field_schema(self, item):
+        """A declared setting as the form's widget shows it, in the user's language."""
+        translate = self.env._
+        return {
+            "name": item.name,
+            "label": translate(item.label),
+            "help": translate(item.help) if item.help else "",
+            "secret": item.secret,
+            "kind": item.kind,
+            "required": item.required,
+            "default": item.default,
+            "choices": [[value, translate(label)] for value, label in item.choices],
+        }
+
     @api.depends("webhook_token")
     def _compute_webhook_url(self):
         base = self.get_base_url()
@@ -227,6 +276,17 @@ class CrmVoipProvider(models.Model):
         )
         for provider in self:
             provider.recording_failed_count = counts.get(provider, 0)
+
+    @api.constrains("code", "settings", "secret_settings")
+    def _check_settings(self):
+        for provider in self.sudo():
+            adapter_class = provider._crm_voip_adapter_class()
+            if adapter_class is None:
+                continue
+            try:
+                provider._crm_voip_declared_settings(adapter_class)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
 
     @api.constrains("ip_allowlist")
     def _check_ip_allowlist(self):
@@ -296,22 +356,44 @@ class CrmVoipProvider(models.Model):
         raw = (self.ip_allowlist or "").replace(",", "\n")
         return [entry.strip() for entry in raw.splitlines() if entry.strip()]
 
+    def _crm_voip_adapter_class(self):
+        """The adapter class of this account's PBX (``None`` for an unknown code)."""
+        self.ensure_one()
+        if not self.code:
+            return None
+        try:
+            return providers.get_adapter_class(self.code)
+        except KeyError:
+            return None
+
+    def _crm_voip_declared_settings(self, adapter_class):
+        """The values of the adapter's declared settings, cleaned; only those. Raises
+        ``ValueError`` for a value of the wrong kind."""
+        stored = {**(self.settings or {}), **(self.secret_settings or {})}
+        values = {}
+        for item in adapter_class.config_fields:
+            value = item.clean(stored.get(item.name))
+            if value is not None:
+                values[item.name] = value
+        return values
+
     def _get_crm_voip_adapter(self):
         """Build the provider-layer adapter; reads the secrets, hence sudo."""
         self.ensure_one()
         provider_sudo = self.sudo()
-        config = {
-            "api_key": provider_sudo.api_key or "",
-            "api_secret": provider_sudo.api_secret or "",
-            "webhook_secret": provider_sudo.webhook_secret or "",
-            "timezone": provider_sudo.timezone or "UTC",
-            "replay_window": provider_sudo.replay_window,
-            "max_event_age": provider_sudo.max_event_age,
-            "ip_allowlist": provider_sudo._ip_allowlist_entries(),
-        }
+        adapter_class = provider_sudo._crm_voip_adapter_class()
+        if adapter_class is None:
+            raise providers.errors.PermanentError(f"Unknown PBX {provider_sudo.code!r}")
+        try:
+            config = provider_sudo._crm_voip_declared_settings(adapter_class)
+        except ValueError as error:
+            raise providers.errors.PermanentError(str(error)) from None
+        config.update(
+            timezone=provider_sudo.timezone or "UTC",
+            ip_allowlist=provider_sudo._ip_allowlist_entries(),
+        )
         if provider_sudo.base_url:
             config["base_url"] = provider_sudo.base_url.rstrip("/")
-        adapter_class = providers.registry.get_adapter_class(provider_sudo.code)
         return adapter_class(config)
 
     def _crm_voip_region(self):
@@ -415,9 +497,8 @@ class CrmVoipProvider(models.Model):
         provider_sudo = self.sudo()
         if not provider_sudo.use_simulator or not provider_sudo.base_url:
             raise UserError(self.env._("Only a PBX account in simulator mode can simulate calls."))
+        # The simulator answers its control requests under each PBX's API base URL.
         base = provider_sudo.base_url.rstrip("/")
-        if base.endswith("/generic"):
-            base = base[: -len("/generic")]
         if params is None:
             # From the button: a call that rings the clicking user's own extension.
             extension = self.extension_ids.filtered(lambda e: e.user_id == self.env.user)[:1]

@@ -20,14 +20,10 @@ from .. import providers
 _logger = logging.getLogger(__name__)
 
 PROVIDER_ERRORS = providers.errors
-# Zadarma references a whole call this way when it has no recording id (call history).
-WHOLE_CALL_REF_PREFIX = providers.zadarma.PBX_CALL_REF_PREFIX
 
-# How long to wait after the PBX names a recording before asking for it, per PBX code:
-# Zadarma advises about 40 s after NOTIFY_END/NOTIFY_RECORD; none in simulator mode. The
-# system parameter ``crm_voip.recording_fetch_delay`` (seconds) overrides it for every PBX.
-FETCH_DELAY_SECONDS = {"zadarma": 40}
-DEFAULT_FETCH_DELAY_SECONDS = 5
+# How long to wait after the PBX names a recording before asking for it is the adapter's
+# ``recording_fetch_delay`` (none in simulator mode). The system parameter
+# ``crm_voip.recording_fetch_delay`` (seconds) overrides it for every PBX.
 FETCH_DELAY_PARAM = "crm_voip.recording_fetch_delay"
 # Largest recording accepted (bytes); ``crm_voip.recording_max_bytes`` overrides it.
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
@@ -79,8 +75,9 @@ def download_to_file(adapter, url, max_bytes, folder, time_limit=DOWNLOAD_TIME_L
     try:
         # 0o666 minus the umask, like the files Odoo writes in its filestore.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in adapter.download(url, max_bytes):
+        with os.fdopen(fd, "wb") as handle, adapter.download(url, max_bytes) as audio:
+            mimetype = audio.mimetype
+            for chunk in audio.chunks:
                 handle.write(chunk)
                 sha1.update(chunk)
                 sha256.update(chunk)
@@ -93,7 +90,6 @@ def download_to_file(adapter, url, max_bytes, folder, time_limit=DOWNLOAD_TIME_L
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         raise
-    mimetype = adapter.last_download_mimetype or "audio/mpeg"
     return DownloadedFile(
         path=path,
         size=size,
@@ -265,13 +261,14 @@ class CrmVoipRecording(models.Model):
         same = existing.filtered(lambda r: r.recording_ref == ref)
         if same:
             return same
-        if ref.startswith(WHOLE_CALL_REF_PREFIX) and existing:
+        adapter_class = call.provider_id._crm_voip_adapter_class()
+        if adapter_class.is_whole_call_ref(ref) and existing:
             return existing[:1]  # that whole-call reference names a recording we have
         now = fields.Datetime.now()
         when = now + timedelta(seconds=self._crm_voip_fetch_delay(call.provider_id))
         whole_call = existing.filtered(
             lambda r: (
-                r.recording_ref.startswith(WHOLE_CALL_REF_PREFIX)
+                adapter_class.is_whole_call_ref(r.recording_ref)
                 and r.state in ("pending", "failed")
             )
         )[:1]
@@ -302,7 +299,7 @@ class CrmVoipRecording(models.Model):
                 return max(0, int(param))
         if provider.use_simulator:
             return 0  # the VATS simulator serves its recordings at once
-        return FETCH_DELAY_SECONDS.get(provider.code, DEFAULT_FETCH_DELAY_SECONDS)
+        return provider._crm_voip_adapter_class().recording_fetch_delay
 
     @api.model
     def _crm_voip_max_bytes(self):

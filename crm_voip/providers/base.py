@@ -4,6 +4,7 @@ import ipaddress
 import itertools
 import re
 import time
+from dataclasses import dataclass
 from datetime import timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -42,7 +43,87 @@ AUDIO_MIMETYPES = {
 GENERIC_BINARY_MIMETYPES = {"", "application/octet-stream", "binary/octet-stream"}
 SNIFF_BYTES = 12
 
+# How a PBX delivers its events (``ProviderAdapter.transport``).
+WEBHOOK = "webhook"  # it posts them to our URL
+PERSISTENT = "persistent"  # we hold a connection it streams them on
+TRANSPORTS = (WEBHOOK, PERSISTENT)
+# Kinds of configuration field (``ConfigField.kind``).
+CONFIG_KINDS = ("char", "text", "integer", "boolean", "selection")
+
 _UTC_OFFSET_RE = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
+def _lt(text):
+    """Mark an adapter's label or help text for translation. The Odoo side translates it
+    when it shows it; Odoo's term extractor collects the strings given to ``_lt``."""
+    return text
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One setting of a PBX account that an adapter needs (a credential, an option).
+
+    The provider form shows the fields an adapter declares, with their label and help;
+    secret ones are masked and readable by administrators only. The adapter receives
+    the values in its config under ``name``.
+    """
+
+    name: str
+    label: str
+    help: str = ""
+    secret: bool = False
+    kind: str = "char"
+    required: bool = False
+    #: Used when the value is missing or empty (also shown as the input's placeholder).
+    default: object = None
+    #: ``((value, label), ...)`` for a ``selection``.
+    choices: tuple = ()
+
+    def __post_init__(self):
+        if self.kind not in CONFIG_KINDS:
+            raise ValueError(f"Unknown config field kind {self.kind!r}")
+        if not self.name.isidentifier() or not self.label:
+            raise ValueError(f"Config field {self.name!r} needs an identifier and a label")
+        if (self.kind == "selection") != bool(self.choices):
+            raise ValueError(f"Config field {self.name!r}: choices are for selections only")
+
+    def clean(self, value):
+        """``value`` as this field stores it; raises ``ValueError`` naming the field."""
+        if value in (None, ""):
+            return None
+        if self.kind == "integer":
+            if isinstance(value, bool) or not str(value).strip().lstrip("-").isdigit():
+                raise ValueError(f"{self.label}: a whole number is expected")
+            return int(value)
+        if self.kind == "boolean":
+            return bool(value)
+        if not isinstance(value, str):
+            raise ValueError(f"{self.label}: text is expected")
+        if self.kind == "selection" and value not in dict(self.choices):
+            raise ValueError(f"{self.label}: {value!r} is not one of the choices")
+        return value.strip() if self.kind in ("char", "selection") else value
+
+
+@dataclass
+class AudioDownload:
+    """A recording being downloaded: its checked ``mimetype`` and its bytes as ``chunks``.
+
+    Close it (or use it as a context manager) when not reading it to the end.
+    """
+
+    mimetype: str
+    chunks: object
+    _response: object = None
+
+    def close(self):
+        if self._response is not None:
+            self._response.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 def sniff_audio(head):
@@ -103,23 +184,62 @@ def resolve_timezone(name):
 class ProviderAdapter:
     """Speaks one PBX's protocol. Built by ``crm.voip.provider`` from a plain config dict.
 
-    Config keys: ``api_key``, ``api_secret``, ``webhook_secret``, ``base_url``, ``timezone``,
-    ``timeout`` (seconds), ``replay_window`` (seconds), ``max_event_age`` (seconds),
-    ``ip_allowlist`` (list of IPs / CIDR blocks). A missing, empty or 0 value takes the default.
+    A PBX plugs in by one module of this package: a subclass registered with
+    ``@registry.register(code)`` that declares, in its class attributes, what the Odoo
+    side needs to know of it (below); nothing outside the module names the PBX.
+
+    Config keys common to every PBX: ``base_url``, ``timezone``, ``timeout`` (seconds),
+    ``ip_allowlist`` (list of IPs / CIDR blocks); the others are the adapter's
+    ``config_fields``. A missing, empty or 0 value takes the default.
 
     Every network call goes through ``_request()``; nothing else touches the network.
     """
 
     code = None  # set by @registry.register
+    #: The PBX's name in messages.
     name = "VoIP provider"
+    #: The PBX in the account's "PBX" choice (translated by the Odoo side).
+    label = None
     DEFAULT_BASE_URL = ""
     DEFAULTS = {
         "timeout": 10,
-        "replay_window": 300,
-        "max_event_age": 86400,
         "timezone": "Europe/Moscow",
         "ip_allowlist": (),
     }
+
+    # -- what the Odoo side reads of an adapter ------------------------------------------------
+
+    #: The account's settings this PBX needs, as ``ConfigField``s, in form order.
+    config_fields = ()
+    #: Seconds to wait after the PBX names a recording before asking for it.
+    recording_fetch_delay = 5
+    #: Prefix of a recording reference that names a whole call rather than one recording
+    #: (call history has no recording ids); empty when the PBX always names them.
+    whole_call_ref_prefix = ""
+    #: Whether the reply to a "call starting" webhook routes the call (``routing_reply``).
+    routes_synchronously = False
+    #: Whether ``call_history`` reads the PBX's call log.
+    has_call_history = False
+    #: How the events reach us: ``WEBHOOK`` or ``PERSISTENT``.
+    transport = WEBHOOK
+
+    @classmethod
+    def config_field(cls, name):
+        """The declared ``ConfigField`` called ``name``, or ``None``."""
+        return next((item for item in cls.config_fields if item.name == name), None)
+
+    @classmethod
+    def whole_call_ref(cls, call_id):
+        """The recording reference of the whole call ``call_id``."""
+        if not cls.whole_call_ref_prefix:
+            raise PermanentError(f"{cls.name} names every recording")
+        return f"{cls.whole_call_ref_prefix}{call_id}"
+
+    @classmethod
+    def is_whole_call_ref(cls, recording_ref):
+        """Whether ``recording_ref`` names a whole call rather than one recording."""
+        prefix = cls.whole_call_ref_prefix
+        return bool(prefix and recording_ref and recording_ref.startswith(prefix))
 
     def __init__(self, config=None):
         self.config = dict(config or {})
@@ -130,10 +250,12 @@ class ProviderAdapter:
 
     def _setting(self, key):
         """Config value, falling back to the default when missing, empty or 0 (an unset
-        Odoo integer field: a zero timeout or window would refuse everything)."""
+        integer: a zero timeout or window would refuse everything). The default is the
+        declared field's, else the common one."""
         value = self.config.get(key)
         if value in (None, "", [], (), 0):
-            value = self.DEFAULTS.get(key)
+            declared = self.config_field(key)
+            value = declared.default if declared else self.DEFAULTS.get(key)
         return value
 
     @property
@@ -178,7 +300,8 @@ class ProviderAdapter:
 
     def verify(self, request):
         """Raise ``SignatureError`` unless ``request`` provably comes from the PBX (and is
-        fresh), ``MalformedEventError`` if it cannot even be checked."""
+        fresh), ``MalformedEventError`` if it cannot even be checked. May return a short
+        note on how it was authenticated, for the debug log."""
         raise NotImplementedError
 
     def parse(self, request):
@@ -221,15 +344,15 @@ class ProviderAdapter:
         raise PermanentError(f"{self.name} has no API to test")
 
     def download(self, url, max_bytes, chunk_size=65536):
-        """Stream the audio file at ``url`` as byte chunks (a generator: nothing is requested
-        before the first chunk is consumed).
+        """Start downloading the audio file at ``url``: an ``AudioDownload`` whose chunks
+        stream the file.
 
-        Raises ``PermanentError`` if the file exceeds ``max_bytes`` or is not mp3/wav/ogg audio.
-        The detected mimetype is left in ``self.last_download_mimetype``.
+        Raises ``PermanentError`` if the file exceeds ``max_bytes`` (announced, or while
+        streaming) or is not mp3/wav/ogg audio (the declared type checked against the
+        first bytes).
         """
         if not max_bytes or max_bytes <= 0:
             raise ValueError("max_bytes must be a positive number of bytes")
-        self.last_download_mimetype = None
         response = self._request("GET", url, headers=self._download_headers(url), stream=True)
         try:
             self._check_response(response, self._error_message(response))
@@ -246,9 +369,21 @@ class ProviderAdapter:
                     break
             if not head:
                 raise PermanentError("Recording is empty")
-            self.last_download_mimetype = self._audio_mimetype(response, head)
-            total = 0
-            for piece in itertools.chain((head,), chunks):
+            mimetype = self._audio_mimetype(response, head)
+        except BaseException:
+            response.close()
+            raise
+        return AudioDownload(
+            mimetype=mimetype,
+            chunks=self._limited_chunks(itertools.chain((head,), chunks), max_bytes, response),
+            _response=response,
+        )
+
+    @staticmethod
+    def _limited_chunks(chunks, max_bytes, response):
+        total = 0
+        try:
+            for piece in chunks:
                 total += len(piece)
                 if total > max_bytes:
                     raise PermanentError(f"Recording exceeds the {max_bytes} bytes limit")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 from . import events as ev
-from .base import ProviderAdapter
+from .base import ConfigField, ProviderAdapter, _lt
 from .errors import MalformedEventError, PermanentError, SignatureError
 from .events import (
     CallEvent,
@@ -153,11 +153,39 @@ class _EventReader:
 class GenericWebhookAdapter(ProviderAdapter):
     """Any PBX or script that speaks our signed JSON webhook.
 
-    Uses config ``webhook_secret`` (signatures), ``replay_window`` (seconds, default 300) and,
-    for the optional REST side, ``base_url`` and ``api_key`` (Bearer).
+    Uses config ``webhook_secret`` (signatures), ``replay_window`` (seconds) and, for the
+    optional REST side, ``base_url`` and ``api_key`` (Bearer).
     """
 
     name = "Generic webhook"
+    label = _lt("Generic signed JSON webhook")
+    config_fields = (
+        ConfigField(
+            "webhook_secret",
+            _lt("Webhook secret"),
+            _lt("The HMAC-SHA256 key the sender signs each webhook with."),
+            secret=True,
+            required=True,
+        ),
+        ConfigField(
+            "replay_window",
+            _lt("Replay window (s)"),
+            _lt("Webhooks signed longer ago (or later) than this are refused."),
+            kind="integer",
+            default=300,
+        ),
+        ConfigField(
+            "api_key",
+            _lt("API key"),
+            _lt(
+                "Bearer token of the PBX's optional REST API (click-to-call, recordings, "
+                "extensions, call history), at the API base URL."
+            ),
+            secret=True,
+        ),
+    )
+    routes_synchronously = True
+    has_call_history = True
 
     # -- webhooks ------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Webhooks: one URL receives every ``NOTIFY_*`` event as a form POST, signed in the ``Signature``
 header with the API secret. REST: ``https://api.zadarma.com/v1/...`` with
-``Authorization: <key>:<signature>``. See docs/vats_protocols.md §1 for the sources.
+``Authorization: <key>:<signature>``. Facts and sources: __manifest_docs__/protocols/zadarma.md.
 """
 
 import base64
@@ -17,7 +17,7 @@ from email.utils import collapse_rfc2231_value
 from urllib.parse import parse_qsl, urlencode
 
 from . import events as ev
-from .base import ProviderAdapter
+from .base import ConfigField, ProviderAdapter, _lt
 from .errors import (
     AuthError,
     MalformedEventError,
@@ -246,16 +246,49 @@ class ZadarmaAdapter(ProviderAdapter):
 
     Webhook signatures use config ``api_secret`` (Zadarma has no separate webhook secret).
     ``call_start`` values are read in config ``timezone`` (the account's time zone).
-    Extra config: ``recording_lifetime`` (seconds a recording link stays valid, 180-5184000).
     """
 
     name = "Zadarma"
+    label = _lt("Zadarma / Novofon")
     DEFAULT_BASE_URL = "https://api.zadarma.com"
-
-    def __init__(self, config=None):
-        super().__init__(config)
-        #: Which signature encoding the last verified webhook used (for logs).
-        self.last_signature_encoding = None
+    config_fields = (
+        ConfigField(
+            "api_key",
+            _lt("API key"),
+            _lt("Personal account > Settings > API and integrations: the key."),
+            secret=True,
+            required=True,
+        ),
+        ConfigField(
+            "api_secret",
+            _lt("API secret"),
+            _lt("The secret next to the key. Zadarma signs its webhooks with it too."),
+            secret=True,
+            required=True,
+        ),
+        ConfigField(
+            "max_event_age",
+            _lt("Maximum call age (s)"),
+            _lt(
+                "Zadarma's signatures carry no timestamp: events of calls started longer "
+                "ago are refused as replays."
+            ),
+            kind="integer",
+            default=86400,
+        ),
+        ConfigField(
+            "recording_lifetime",
+            _lt("Recording link lifetime (s)"),
+            _lt("How long a recording link Zadarma gives stays valid (180 to 5184000)."),
+            kind="integer",
+            default=RECORDING_LIFETIME_DEFAULT,
+        ),
+    )
+    # Zadarma advises asking for a recording about 40 s after the call ended.
+    recording_fetch_delay = 40
+    whole_call_ref_prefix = PBX_CALL_REF_PREFIX
+    routes_synchronously = True
+    has_call_history = True
 
     # -- webhooks ------------------------------------------------------------------------------
 
@@ -275,6 +308,7 @@ class ZadarmaAdapter(ProviderAdapter):
         return dict(request.form)
 
     def verify(self, request):
+        """Returns which of the two signature encodings matched."""
         self.check_source(request.remote_addr)
         form = self._form(request)
         event = form.get("event", "")
@@ -293,8 +327,8 @@ class ZadarmaAdapter(ProviderAdapter):
         encoding = match_signature(secret, signed_text, signature)
         if encoding is None:
             raise SignatureError(f"Invalid signature for {event}")
-        self.last_signature_encoding = encoding
         self._check_freshness(form, request.received_at)
+        return f"signature {encoding}"
 
     def _check_freshness(self, form, now):
         """Replay protection: the signature has no timestamp, so bound the age of
@@ -457,7 +491,10 @@ class ZadarmaAdapter(ProviderAdapter):
         return ev.INBOUND
 
     def routing_reply(self, decision):
-        """JSON answer to NOTIFY_START (§1.7). Zadarma takes a single redirect target."""
+        """JSON answer to NOTIFY_START. Zadarma takes a single redirect target.
+
+        See zadarma.md, section Routing reply.
+        """
         reply = {}
         if decision.action == ev.REJECT:
             reply["redirect"] = "blacklist"  # Zadarma rejects with "busy"
@@ -501,7 +538,10 @@ class ZadarmaAdapter(ProviderAdapter):
         return self._payload(response)
 
     def _payload(self, response):
-        """Map Zadarma's answer to a dict or a typed error (§1.3)."""
+        """Map Zadarma's answer to a dict or a typed error.
+
+        See zadarma.md, section REST errors and rate limits.
+        """
         try:
             payload = response.json()
         except ValueError:
@@ -543,7 +583,7 @@ class ZadarmaAdapter(ProviderAdapter):
         """Temporary link to a recording, by its ``call_id_with_rec`` or, failing that, the
         first recording of the call ``call_id`` (``pbx_call_id``)."""
         params = {}
-        if recording_ref and recording_ref.startswith(PBX_CALL_REF_PREFIX):
+        if self.is_whole_call_ref(recording_ref):
             params["pbx_call_id"] = recording_ref[len(PBX_CALL_REF_PREFIX) :]
         elif recording_ref:
             params["call_id"] = recording_ref
@@ -622,7 +662,7 @@ class ZadarmaAdapter(ProviderAdapter):
             duration=_int_or_none(row.get("seconds")),
             disposition=normalize_disposition(str(row.get("disposition") or "")),
             # Statistics have no recording id: point at the whole call instead.
-            recording_ref=f"{PBX_CALL_REF_PREFIX}{pbx_call_id}" if recorded and pbx_call_id else "",
+            recording_ref=self.whole_call_ref(pbx_call_id) if recorded and pbx_call_id else "",
         )
 
     def test_connection(self):

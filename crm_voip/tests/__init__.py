@@ -6,3 +6,4 @@ from . import test_crm_voip_click_to_call
 from . import test_crm_voip_ui
 from . import test_crm_voip_js
 from . import test_crm_voip_recording
+from . import test_crm_voip_provider

@@ -62,8 +62,7 @@ class CrmVoipCommon(TransactionCase):
                 "company_id": cls.company.id,
                 "country_id": cls.env.ref("base.ru").id,
                 "timezone": "Europe/Moscow",
-                "api_key": ZADARMA_KEY,
-                "api_secret": ZADARMA_SECRET,
+                "secret_settings": {"api_key": ZADARMA_KEY, "api_secret": ZADARMA_SECRET},
                 "unknown_caller_policy": "lead",
                 "line_ids": [
                     Command.create(
@@ -88,8 +87,7 @@ class CrmVoipCommon(TransactionCase):
                 "code": "generic",
                 "company_id": cls.company.id,
                 "country_id": cls.env.ref("base.ru").id,
-                "webhook_secret": GENERIC_SECRET,
-                "api_key": GENERIC_API_KEY,
+                "secret_settings": {"webhook_secret": GENERIC_SECRET, "api_key": GENERIC_API_KEY},
                 "unknown_caller_policy": "contact",
                 "extension_ids": [
                     Command.create({"user_id": cls.salesman_anna.id, "extension": "201"}),

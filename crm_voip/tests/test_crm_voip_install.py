@@ -43,7 +43,7 @@ class TestCrmVoipInstall(CrmVoipCommon):
     def test_secrets_are_for_administrators_only(self):
         provider = self.zadarma.with_user(self.sales_manager)
         self.assertEqual(provider.name, "Novofon test")
-        for secret in ("api_key", "api_secret", "webhook_secret", "webhook_token"):
+        for secret in ("secret_settings", "base_url", "webhook_token"):
             with self.assertRaises(AccessError):
                 provider.read([secret])
         administrator = new_test_user(
@@ -53,4 +53,6 @@ class TestCrmVoipInstall(CrmVoipCommon):
             company_id=self.company.id,
             company_ids=[Command.set(self.company.ids)],
         )
-        self.assertEqual(self.zadarma.with_user(administrator).api_secret, "test-secret")
+        self.assertEqual(
+            self.zadarma.with_user(administrator).secret_settings["api_secret"], "test-secret"
+        )

@@ -306,7 +306,7 @@ class TestRecordingFailures(CrmVoipRecordingCommon):
     @mute_logger(MODEL_LOGGER)
     def test_refused_credentials(self):
         recording = self.recorded_call().recording_ids
-        self.zadarma.api_secret = "not-the-secret"
+        self.zadarma.secret_settings = {**self.zadarma.secret_settings, "api_secret": "nope"}
         self.fetch()
         self.assertEqual((recording.state, recording.attempts), ("failed", 1))
         self.assertIn("Auth error", recording.last_error)

@@ -119,6 +119,6 @@ class TestCallAccess(CrmVoipCommon):
         self.assertFalse(webhook_user.has_group("sales_team.group_sale_manager"))
         self.assertIn(self.company, webhook_user.company_ids, "every company, for its PBX")
         with self.assertRaises(AccessError):
-            self.zadarma.with_user(webhook_user).read(["api_secret"])
+            self.zadarma.with_user(webhook_user).read(["secret_settings"])
         with self.assertRaises(AccessError):
             self.env["res.users"].with_user(webhook_user).create({"name": "x", "login": "x"})

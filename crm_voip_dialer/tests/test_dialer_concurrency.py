@@ -146,7 +146,7 @@ class TestDialerSchedulerWorkers(BaseCase):
                     "code": "generic",
                     "company_id": company.id,
                     "country_id": env.ref("base.ru").id,
-                    "api_key": "api-key",
+                    "secret_settings": {"api_key": "api-key"},
                     "base_url": self.sim.generic_base_url,
                     "use_simulator": True,
                     "extension_ids": [

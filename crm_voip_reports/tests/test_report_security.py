@@ -42,7 +42,7 @@ class TestReportSecurity(CrmVoipReportsCommon):
                     "name": "Second PBX",
                     "code": "generic",
                     "company_id": cls.company_2.id,
-                    "webhook_secret": "second-secret",
+                    "secret_settings": {"webhook_secret": "second-secret"},
                     "unknown_caller_policy": "nothing",
                 }
             )

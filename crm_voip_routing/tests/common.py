@@ -73,7 +73,8 @@ class RoutingFixtures:
         people.write({"tz": "Europe/Moscow"})
         for user in people:
             user.crm_voip_calendar_id = cls.calendar
-        cls.zadarma.max_event_age = 20 * 365 * 86400  # calls are played at fixed past moments
+        # Calls are played at fixed past moments.
+        cls.zadarma.settings = {**(cls.zadarma.settings or {}), "max_event_age": 20 * 365 * 86400}
         cls.zadarma.extension_ids.filtered(
             lambda e: e.user_id == cls.salesman_anna
         ).mobile = "+7 916 555-01-01"
