@@ -1,47 +1,73 @@
-"""Load the suite's pure-Python parts without Odoo.
+"""Load the suite's pure-Python parts without Odoo; the only loader of the tests.
 
-``crm_voip/__init__.py`` imports the Odoo models, so the provider layer is loaded
-under the alias ``voip_providers`` straight from its folder, and the dialer's pure
-decisions (``crm_voip_dialer/dialer``) under ``voip_dialer``. The repository root
-is put on ``sys.path`` for ``vats_simulator``, which is a top-level package.
+An addon's ``__init__.py`` imports Odoo, so each pure package is imported under a
+stand-in for its addon that skips that ``__init__`` (``pure_<addon>``), and is given a
+short alias (``PURE_PACKAGES``): a test imports ``voip_routing``, not
+``crm_voip_routing``. Pure packages of one addon may import each other relatively
+(``crm_voip/callstate`` reads ``..providers``). A package whose folder does not exist yet
+is left out, and its alias is there as soon as the folder lands. Test helpers that are
+not packages (``tests/`` is not one) are loaded from their file (``TEST_HELPERS``). The
+repository root is put on ``sys.path`` for ``vats_simulator``, a top-level package.
 """
 
+import importlib
 import importlib.util
 import pathlib
 import sys
 import types
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PROVIDERS_DIR = ROOT / "crm_voip" / "providers"
+
+# alias -> folder of a pure package (no Odoo import, relative imports inside).
+PURE_PACKAGES = {
+    "voip_providers": ROOT / "crm_voip" / "providers",
+    "voip_callstate": ROOT / "crm_voip" / "callstate",
+    "voip_routing": ROOT / "crm_voip_routing" / "routing",
+    "voip_dialer": ROOT / "crm_voip_dialer" / "dialer",
+}
+# alias -> module file
+TEST_HELPERS = {
+    "voip_test_local_http": ROOT / "tests" / "fixtures" / "local_http.py",
+}
 
 
-def _load_alias(alias, folder):
-    spec = importlib.util.spec_from_file_location(
-        alias, folder / "__init__.py", submodule_search_locations=[str(folder)]
-    )
+def load_package(alias, folder):
+    """Import the pure package ``folder`` of its addon, and alias it (and its modules)."""
+    if alias in sys.modules:
+        return sys.modules[alias]
+    addon = f"pure_{folder.parent.name}"
+    if addon not in sys.modules:
+        stand_in = types.ModuleType(addon)
+        stand_in.__path__ = [str(folder.parent)]
+        sys.modules[addon] = stand_in
+    name = f"{addon}.{folder.name}"
+    package = importlib.import_module(name)
+    for key, module in list(sys.modules.items()):
+        if key == name or key.startswith(name + "."):
+            sys.modules[alias + key[len(name) :]] = module
+    return package
+
+
+def load_module(alias, path):
+    """Import the module file ``path`` as ``alias``, once."""
+    if alias in sys.modules:
+        return sys.modules[alias]
+    spec = importlib.util.spec_from_file_location(alias, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[alias] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        # A half-run module must not pass for the helper in the next import.
+        del sys.modules[alias]
+        raise
     return module
 
 
-def _load_crm_voip_pure():
-    """``crm_voip``'s pure packages, under a parent package that skips its Odoo
-    ``__init__``, so that their relative imports of each other resolve."""
-    parent = types.ModuleType("voip")
-    parent.__path__ = [str(ROOT / "crm_voip")]
-    sys.modules["voip"] = parent
-    for name in ("providers", "callstate"):
-        importlib.import_module(f"voip.{name}")
-        # Older tests name them ``voip_providers``/``voip_providers.zadarma``.
-        for key, module in list(sys.modules.items()):
-            if key == f"voip.{name}" or key.startswith(f"voip.{name}."):
-                sys.modules[f"voip_{name}" + key[len(f"voip.{name}") :]] = module
-
-
-if "voip_providers" not in sys.modules:
-    _load_crm_voip_pure()
-if "voip_dialer" not in sys.modules:
-    _load_alias("voip_dialer", ROOT / "crm_voip_dialer" / "dialer")
+for _alias, _folder in PURE_PACKAGES.items():
+    if _folder.exists():
+        load_package(_alias, _folder)
+for _alias, _path in TEST_HELPERS.items():
+    load_module(_alias, _path)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

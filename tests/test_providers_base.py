@@ -1,13 +1,11 @@
 """The adapter base: transport (timeouts, network errors), recording download, source checks."""
 
-import importlib.util
-import pathlib
 import socket
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import voip_test_local_http as local_http
 from voip_providers import base
 from voip_providers.base import ProviderAdapter, parse_allowlist, resolve_timezone, sniff_audio
 from voip_providers.errors import (
@@ -18,22 +16,10 @@ from voip_providers.errors import (
 )
 from voip_providers.events import WebhookRequest
 
-FIXTURES_DIR = pathlib.Path(__file__).parent / "fixtures"
-
 MP3_ID3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 500
 MP3_FRAME = b"\xff\xfb\x90\x64" + b"\x00" * 500
 WAV = b"RIFF\x24\x08\x00\x00WAVEfmt " + b"\x00" * 500
 OGG = b"OggS\x00\x02" + b"\x00" * 500
-
-
-def _load_local_http():
-    if "voip_test_local_http" not in sys.modules:
-        path = FIXTURES_DIR / "local_http.py"
-        spec = importlib.util.spec_from_file_location("voip_test_local_http", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules["voip_test_local_http"] = module
-    return sys.modules["voip_test_local_http"]
 
 
 class PlainAdapter(ProviderAdapter):
@@ -43,7 +29,6 @@ class PlainAdapter(ProviderAdapter):
 
 
 def serve(status=200, headers=None, body=b"", delay=None):
-    local_http = _load_local_http()
     headers = dict(headers or {})
     if delay:
         headers["X-Test-Delay"] = str(delay)

@@ -2,14 +2,13 @@
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import pathlib
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+import voip_test_local_http as local_http
 from voip_providers import events as ev
 from voip_providers import generic
 from voip_providers.errors import (
@@ -28,16 +27,6 @@ BATCH = (FIXTURES_DIR / "generic" / "batch.json").read_bytes()
 SECRET = "whsec_test_1"
 NOW = datetime(2024, 1, 15, 7, 2, 0, tzinfo=timezone.utc)
 NOW_TS = int(NOW.timestamp())
-
-
-def _load_local_http():
-    if "voip_test_local_http" not in sys.modules:
-        path = FIXTURES_DIR / "local_http.py"
-        spec = importlib.util.spec_from_file_location("voip_test_local_http", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules["voip_test_local_http"] = module
-    return sys.modules["voip_test_local_http"]
 
 
 def make_adapter(**config):
@@ -526,7 +515,6 @@ def test_rest_needs_configuration():
 
 
 def test_download_sends_api_key_only_to_the_api():
-    local_http = _load_local_http()
     audio = b"ID3\x04\x00" + b"\x00" * 100
 
     def responder(request):

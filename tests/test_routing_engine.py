@@ -1,33 +1,13 @@
 """The routing decision core of ``crm_voip_routing`` (``routing/engine.py``), without Odoo.
 
-The module is loaded from its file under the alias ``voip_routing_engine``: the addon's
-package imports Odoo, the engine must not.
+The addon's package imports Odoo, the engine must not: ``conftest.py`` loads its pure
+package under the alias ``voip_routing``.
 """
 
-import ast
 import datetime as dt
-import importlib.util
-import pathlib
-import sys
 
 import pytest
-
-ENGINE_PATH = (
-    pathlib.Path(__file__).resolve().parents[1] / "crm_voip_routing" / "routing" / "engine.py"
-)
-
-
-def _load_engine():
-    if "voip_routing_engine" in sys.modules:
-        return sys.modules["voip_routing_engine"]
-    spec = importlib.util.spec_from_file_location("voip_routing_engine", ENGINE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["voip_routing_engine"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-E = _load_engine()
+from voip_routing import engine as E
 
 ANNA, BORIS, OLGA, LEADER = 1, 2, 3, 4
 TEAM = 10
@@ -70,21 +50,6 @@ def plan(rule=MANAGER_CHAIN, responsible=ANNA, **agent_overrides):
 
 def reasons(result):
     return [(entry.reason, entry.user_id, entry.step_id) for entry in result.log]
-
-
-# -----------------------------------------------------------------------------------------------
-# Purity
-# -----------------------------------------------------------------------------------------------
-
-
-def test_engine_imports_no_odoo():
-    tree = ast.parse(ENGINE_PATH.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            assert all(not alias.name.startswith("odoo") for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert not (node.module or "").startswith("odoo")
-            assert node.level == 0, "the engine is loaded alone: no relative import"
 
 
 # -----------------------------------------------------------------------------------------------
