@@ -18,7 +18,7 @@ import types
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-# alias -> folder of a pure package (no Odoo import, relative imports inside).
+# alias -> folder of a pure package (tests/test_pure_packages.py checks each one).
 PURE_PACKAGES = {
     "voip_providers": ROOT / "crm_voip" / "providers",
     "voip_callstate": ROOT / "crm_voip" / "callstate",
