@@ -1,4 +1,4 @@
-from . import test_dialer_install
+from . import test_dialer_setup
 from . import test_dialer_compliance
 from . import test_dialer_concurrency
 from . import test_dialer_simulator

@@ -1,4 +1,4 @@
-from . import test_reports_install
+from . import test_reports_setup
 from . import test_report_measures
 from . import test_report_security
 from . import test_xlsx

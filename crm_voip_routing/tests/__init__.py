@@ -1,4 +1,4 @@
-from . import test_routing_install
+from . import test_routing_setup
 from . import test_routing_rules
 from . import test_routing_webhook
 from . import test_missed_calls
