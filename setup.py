@@ -26,6 +26,7 @@ package_dir = {}
 for name in ADDONS:
     package_dir.update(addon_packages(name))
 package_dir["vats_simulator"] = "vats_simulator"
+package_dir["vats_simulator.pbx"] = "vats_simulator/pbx"
 
 setup(
     name="odoo-addons-crm-voip",

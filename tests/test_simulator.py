@@ -25,11 +25,15 @@ import pytest
 import vats_simulator
 from vats_simulator import GenericAccount, Simulator, ZadarmaAccount, scenario_events
 from vats_simulator.cli import main as cli_main
-from vats_simulator.signing import (
-    generic_signature,
-    zadarma_auth_header,
-    zadarma_sign,
-    zadarma_webhook_signature,
+from vats_simulator.pbx.generic import signature as generic_signature
+from vats_simulator.pbx.zadarma import (
+    auth_header as zadarma_auth_header,
+)
+from vats_simulator.pbx.zadarma import (
+    sign as zadarma_sign,
+)
+from vats_simulator.pbx.zadarma import (
+    webhook_signature as zadarma_webhook_signature,
 )
 
 KEY, SECRET = "KEY123", "SECRET456"
@@ -706,7 +710,7 @@ def test_live_mode(sim, receiver):
     assert len(played) == 6 and all(call.ok for call in played)
     assert {call.scenario for call in played} <= {s for s, _w in vats_simulator.LIVE_MIX}
     assert len(sim.calls) == 6
-    again = Simulator(zadarma=sim.zadarma).run_live(
+    again = Simulator(zadarma=sim.accounts["zadarma"]).run_live(
         "zadarma", interval=0, max_calls=6, seed=7, extensions=["100", "101"]
     )
     assert [c.scenario for c in again] == [c.scenario for c in played]

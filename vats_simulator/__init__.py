@@ -1,5 +1,6 @@
-"""VATS simulator: plays cloud PBXs (Zadarma/Novofon and the generic signed JSON protocol)
-over real HTTP on loopback, for integration tests, demos and benchmarks.
+"""VATS simulator: plays cloud PBXs (one module each in ``vats_simulator/pbx``: Zadarma/Novofon,
+the generic signed JSON protocol) over real HTTP on loopback, for integration tests, demos and
+benchmarks.
 
 Standard library only. Library use::
 
@@ -12,18 +13,16 @@ Standard library only. Library use::
 Program use: ``python3 -m vats_simulator --help``.
 """
 
-from .accounts import GenericAccount, ZadarmaAccount
+from . import pbx
+from .calls import CallRecord
 from .live import LIVE_MIX, LiveCall
-from .scenarios import PROVIDERS, SCENARIOS, CallRecord
-from .server import RestRequest
-from .signing import (
-    generic_signature,
-    zadarma_auth_header,
-    zadarma_sign,
-    zadarma_webhook_signature,
-)
+from .rest import RestRequest
+from .scenarios import SCENARIOS
 from .simulator import Simulator, scenario_events
-from .transport import Delivery
+from .transport import Delivery, webhook_request
+
+#: The codes of the simulated PBXs.
+PROVIDERS = pbx.codes()
 
 __all__ = [
     "LIVE_MIX",
@@ -31,14 +30,17 @@ __all__ = [
     "SCENARIOS",
     "CallRecord",
     "Delivery",
-    "GenericAccount",
     "LiveCall",
     "RestRequest",
     "Simulator",
-    "ZadarmaAccount",
-    "generic_signature",
+    "pbx",
     "scenario_events",
-    "zadarma_auth_header",
-    "zadarma_sign",
-    "zadarma_webhook_signature",
+    "webhook_request",
 ]
+
+# Every PBX's account class, by its own name (``ZadarmaAccount``, ``GenericAccount``...).
+for _code in PROVIDERS:
+    _account_class = pbx.get(_code).Account
+    globals()[_account_class.__name__] = _account_class
+    __all__.append(_account_class.__name__)
+del _code, _account_class

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from .accounts import GenericAccount, ZadarmaAccount
+from . import pbx
 from .live import DEFAULT_DIDS, DEFAULT_NUMBERS
 from .scenarios import SCENARIOS
 from .simulator import Simulator
@@ -35,11 +35,24 @@ def list_arg(value):
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
+def _dest(module, option):
+    return f"{module.code}__{option.field}"
+
+
+def _add_option(group, module, option):
+    kwargs = {"dest": _dest(module, option), "help": option.help}
+    if option.switch:
+        kwargs["action"] = "store_true"
+    else:
+        kwargs.update(metavar=option.metavar, choices=option.choices)
+    group.add_argument(*option.flags, **kwargs)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python3 -m vats_simulator",
-        description="Simulate cloud PBXs (Zadarma/Novofon and the generic signed JSON protocol) "
-        "over HTTP: signed call webhooks and the providers' REST APIs.",
+        description="Simulate cloud PBXs over HTTP: signed call webhooks and the PBXs' REST "
+        f"APIs. PBXs: {', '.join(f'{pbx.get(c).label} ({c})' for c in pbx.codes())}.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -47,22 +60,11 @@ def build_parser():
     parser.add_argument("--port", type=int, default=0, help="REST listen port (0: any free)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (stderr)")
 
-    zadarma = parser.add_argument_group("Zadarma account")
-    zadarma.add_argument("--zadarma-webhook", metavar="URL", help="where to post call events")
-    zadarma.add_argument("--zadarma-key", metavar="K", help="API key (REST authorization)")
-    zadarma.add_argument("--zadarma-secret", metavar="S", help="API secret (signatures)")
-    zadarma.add_argument("--timezone", default="Europe/Moscow", help="account timezone")
-    zadarma.add_argument(
-        "--signature-encoding",
-        choices=("base64_hex", "base64_raw"),
-        default="base64_hex",
-        help="webhook Signature encoding",
-    )
-
-    generic = parser.add_argument_group("generic account")
-    generic.add_argument("--generic-webhook", metavar="URL", help="where to post call events")
-    generic.add_argument("--generic-secret", metavar="S", help="webhook signing secret")
-    generic.add_argument("--generic-api-key", metavar="K", help="bearer token of the REST API")
+    for code in pbx.codes():
+        module = pbx.get(code)
+        group = parser.add_argument_group(f"{module.label} account ({code})")
+        for option in module.cli_account_options:
+            _add_option(group, module, option)
 
     calls = parser.add_argument_group("calls")
     calls.add_argument(
@@ -84,63 +86,72 @@ def build_parser():
     )
 
     modes = parser.add_argument_group("modes (default: serve the REST APIs until stopped)")
-    modes.add_argument("--live", metavar="PROVIDER", choices=("zadarma", "generic"))
+    modes.add_argument(
+        "--live", metavar="PROVIDER", choices=pbx.codes(), help="play calls until stopped"
+    )
     modes.add_argument("--interval", type=float, default=5.0, help="seconds between live calls")
     modes.add_argument("--event-gap", type=float, default=0.0, help="seconds between events")
     modes.add_argument("--max-calls", type=int, help="stop live mode after N calls")
     modes.add_argument("--seed", type=int, help="random seed of live mode")
     modes.add_argument("--scenario", choices=SCENARIOS, help="play one scenario and exit")
-    modes.add_argument("--provider", choices=("zadarma", "generic"), help="for --scenario")
+    modes.add_argument("--provider", choices=pbx.codes(), help="for --scenario, --verify-url")
     modes.add_argument("--caller", help="--scenario: caller number")
     modes.add_argument("--did", help="--scenario: called company number")
     modes.add_argument("--call-id", help="--scenario: call id")
     modes.add_argument("--record", action="store_true", help="--scenario: with a recording")
-    modes.add_argument("--multipart", action="store_true", help="Zadarma: multipart bodies")
-    modes.add_argument("--batch", action="store_true", help="generic: one batch of events")
+    for code in pbx.codes():
+        module = pbx.get(code)
+        for option in module.cli_play_options:
+            _add_option(modes, module, option)
     modes.add_argument(
-        "--verify-url", action="store_true", help="check the Zadarma URL with zd_echo and exit"
+        "--verify-url",
+        action="store_true",
+        help="check the webhook URL the PBX's way (Zadarma: zd_echo) and exit",
     )
     return parser
 
 
 def _accounts(parser, args):
-    zadarma = generic = None
-    z_args = (args.zadarma_webhook, args.zadarma_key, args.zadarma_secret)
-    if any(z_args):
-        if not all(z_args):
-            parser.error("--zadarma-webhook, --zadarma-key and --zadarma-secret go together")
-        zadarma = ZadarmaAccount(
-            args.zadarma_webhook,
-            args.zadarma_key,
-            args.zadarma_secret,
-            timezone=args.timezone,
-            signature_encoding=args.signature_encoding,
-        )
-    g_args = (args.generic_webhook, args.generic_secret, args.generic_api_key)
-    if any(g_args):
-        if not all(g_args):
-            parser.error("--generic-webhook, --generic-secret and --generic-api-key go together")
-        generic = GenericAccount(args.generic_webhook, args.generic_secret, args.generic_api_key)
-    if zadarma is None and generic is None:
-        parser.error("give a Zadarma account, a generic account, or both")
-    return zadarma, generic
+    """The accounts given on the command line, by PBX code."""
+    accounts = {}
+    for code in pbx.codes():
+        module = pbx.get(code)
+        given = {
+            option.field: getattr(args, _dest(module, option))
+            for option in module.cli_account_options
+            if getattr(args, _dest(module, option)) is not None
+        }
+        if not given:
+            continue
+        required = [option for option in module.cli_account_options if option.required]
+        if any(option.field not in given for option in required):
+            flags = ", ".join(option.flags[0] for option in required)
+            parser.error(f"{flags} go together")
+        try:
+            accounts[code] = module.Account(**given)
+        except ValueError as exc:
+            parser.error(f"{code}: {exc}")
+    if not accounts:
+        parser.error("give at least one PBX account")
+    return accounts
 
 
-def _scenario_provider(parser, args, sim):
+def _chosen_provider(parser, args, candidates, what):
     if args.provider:
+        if args.provider not in candidates:
+            parser.error(f"{what} needs the {args.provider} account options")
         return args.provider
-    configured = [p for p in ("zadarma", "generic") if getattr(sim, p) is not None]
-    if len(configured) != 1:
-        parser.error("--scenario needs --provider when both accounts are given")
-    return configured[0]
+    if len(candidates) != 1:
+        parser.error(f"{what} needs --provider (one of {', '.join(candidates) or 'none'})")
+    return candidates[0]
 
 
-def _event_name(event):
-    if isinstance(event, dict):
-        if "events" in event:
-            return f"batch of {len(event['events'])}"
-        return event.get("event") or event.get("type") or "?"
-    return "raw bytes"
+def _play_options(module, args):
+    return {
+        option.field: getattr(args, _dest(module, option))
+        for option in module.cli_play_options
+        if getattr(args, _dest(module, option)) not in (None, False)
+    }
 
 
 def main(argv=None):
@@ -151,17 +162,21 @@ def main(argv=None):
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    zadarma, generic = _accounts(parser, args)
-    if args.live and {"zadarma": zadarma, "generic": generic}[args.live] is None:
+    accounts = _accounts(parser, args)
+    if args.live and args.live not in accounts:
         parser.error(f"--live {args.live} needs the {args.live} account options")
-    if args.verify_url and zadarma is None:
-        parser.error("--verify-url needs the Zadarma account options")
+    verified = None
+    if args.verify_url:
+        checking = [code for code in accounts if pbx.get(code).verifies_webhook_url]
+        verified = _chosen_provider(parser, args, checking, "--verify-url")
+    provider = None
+    if args.scenario:
+        provider = _chosen_provider(parser, args, list(accounts), "--scenario")
     extensions = list_arg(args.extensions)
     sim = Simulator(
         host=args.host,
         port=args.port,
-        zadarma=zadarma,
-        generic=generic,
+        **accounts,
         recording_size=args.recording_size,
         recording_format=args.recording_format,
         extensions=extensions,
@@ -177,12 +192,13 @@ def main(argv=None):
     sim.start()
     code = 0
     try:
-        if args.verify_url:
-            ok = sim.verify_url("zadarma")
-            print(f"zd_echo {'ok' if ok else 'FAILED'}: {zadarma.webhook_url}", flush=True)
+        if verified:
+            ok = sim.verify_url(verified)
+            url = accounts[verified].webhook_url
+            print(f"URL check {'ok' if ok else 'FAILED'}: {url}", flush=True)
             code = 0 if ok else 1
         if args.scenario:
-            provider = _scenario_provider(parser, args, sim)
+            module = pbx.get(provider)
             params = {
                 key: value
                 for key, value in (
@@ -193,13 +209,12 @@ def main(argv=None):
                 )
                 if value
             }
-            deliveries = sim.play(
-                provider, args.scenario, multipart=args.multipart, batch=args.batch, **params
-            )
+            params.update(_play_options(module, args))
+            deliveries = sim.play(provider, args.scenario, **params)
             for delivery in deliveries:
                 answer = delivery.text.replace("\n", " ")[:200]
                 print(
-                    f"{delivery.status or delivery.error}\t{_event_name(delivery.event)}\t{answer}",
+                    f"{delivery.status or delivery.error}\t{delivery.event_name}\t{answer}",
                     flush=True,
                 )
             if any(d.status is None for d in deliveries):

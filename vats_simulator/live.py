@@ -5,6 +5,8 @@ import random
 import threading
 from dataclasses import dataclass, field
 
+from . import pbx
+
 _logger = logging.getLogger("vats_simulator.live")
 
 LIVE_MIX = (
@@ -58,6 +60,7 @@ def run_live(
     logs one line per call and returns the list of ``LiveCall``.
     """
     sim.account(provider)  # fail early without an account
+    module = pbx.get(provider)
     rng = random.Random(seed)
     numbers = list(numbers or DEFAULT_NUMBERS)
     dids = list(dids or DEFAULT_DIDS)
@@ -74,7 +77,7 @@ def run_live(
         scenario = rng.choices(names, weights)[0]
         if scenario == "transferred" and len(extensions) < 2:
             scenario = "answered"
-        params = _random_params(rng, provider, scenario, numbers, dids, extensions, record_ratio)
+        params = _random_params(rng, module, scenario, numbers, dids, extensions, record_ratio)
         deliveries = sim.play(provider, scenario, event_gap=event_gap, **params)
         call = LiveCall(len(played) + 1, scenario, params, deliveries)
         played.append(call)
@@ -86,7 +89,7 @@ def run_live(
     return played
 
 
-def _random_params(rng, provider, scenario, numbers, dids, extensions, record_ratio):
+def _random_params(rng, module, scenario, numbers, dids, extensions, record_ratio):
     params = {
         "caller": rng.choice(numbers),
         "did": rng.choice(dids),
@@ -98,10 +101,10 @@ def _random_params(rng, provider, scenario, numbers, dids, extensions, record_ra
         params["record"] = rng.random() < record_ratio
     elif scenario == "missed":
         params["extensions"] = rng.sample(extensions, rng.randint(1, min(3, len(extensions))))
-        if provider == "zadarma":
-            params["disposition"] = rng.choice(("cancel", "cancel", "no_answer"))
-        else:
-            params["disposition"] = rng.choice(("no_answer", "no_answer", "cancel"))
+        # Mostly the PBX's usual missed outcome, sometimes the other one.
+        usual = module.missed_disposition
+        other = "no_answer" if usual == "cancel" else "cancel"
+        params["disposition"] = rng.choice((usual, usual, other))
     elif scenario == "busy":
         params["extensions"] = [rng.choice(extensions)]
         params["disposition"] = "busy"
@@ -113,6 +116,8 @@ def _random_params(rng, provider, scenario, numbers, dids, extensions, record_ra
         params["number"] = params["caller"]
         params["answered"] = rng.random() < 0.7
         params["record"] = params["answered"] and rng.random() < record_ratio
+    direction = "outbound" if scenario == "outgoing" else "inbound"
+    params["call_id"] = module.new_call_id(direction)
     return params
 
 
@@ -129,8 +134,7 @@ def describe(provider, call):
         outcome += f" talk {params['talk_seconds']}s"
     if params.get("record"):
         outcome += " +rec"
-    first = call.deliveries[0].event if call.deliveries else {}
-    call_id = first.get("pbx_call_id") or first.get("call_id") or "?"
+    call_id = params.get("call_id") or "?"
     statuses = " ".join(str(d.status or "ERR") for d in call.deliveries)
     errors = [d.error for d in call.deliveries if d.error]
     if errors:

@@ -1,18 +1,17 @@
-"""The simulator: plays scripted calls as signed webhooks and serves the providers' REST APIs."""
+"""The simulator: plays scripted calls as signed webhooks and serves the PBXs' REST APIs."""
 
 import collections
-import datetime as dt
 import logging
 import secrets
 import threading
 import time
-import urllib.parse
 
-from .accounts import GenericAccount, ZadarmaAccount
+from . import pbx
+from .clock import utcnow
 from .media import RECORDING_MIMETYPES, recording_audio
-from .scenarios import PROVIDERS, build_plan, new_call_id, new_recording_id
+from .scenarios import build_plan
 from .server import SimulatorHTTPServer
-from .transport import Delivery, generic_request, http_request, zadarma_request
+from .transport import Delivery, http_request
 
 _logger = logging.getLogger("vats_simulator")
 
@@ -22,24 +21,24 @@ DEFAULT_EXTENSIONS = {
     "102": "Vera Smirnova",
     "103": "Gleb Sokolov",
 }
-GENERIC_BATCH_MAX = 100
 
 
 class Simulator:
-    """Plays Zadarma and the generic provider over real HTTP on loopback.
+    """Plays the registered PBXs (``vats_simulator.pbx``) over real HTTP on loopback.
 
-    ``start()`` serves the REST APIs in a background thread (``base_url``: Zadarma at the root,
-    the generic API under ``/generic``); ``play()`` posts a scenario's webhooks synchronously and
-    returns what the receiver answered. Everything sent and received is recorded on
-    ``deliveries`` and ``requests``.
+    The accounts are keyword arguments named by PBX code:
+    ``Simulator(zadarma=ZadarmaAccount(...), generic=GenericAccount(...))``.
+    ``start()`` serves the REST APIs in a background thread (each PBX's under its
+    ``api_url(code)``); ``play()`` posts a scenario's webhooks synchronously and returns what
+    the receiver answered. Everything sent and received is recorded on ``deliveries`` and
+    ``requests``.
     """
 
     def __init__(
         self,
         host="127.0.0.1",
         port=0,
-        zadarma=None,
-        generic=None,
+        *,
         recording_size=64 * 1024,
         recording_format="mp3",
         extensions=None,
@@ -50,15 +49,24 @@ class Simulator:
         enforce_rate_limits=False,
         rate_limits=None,
         balance=10.5,
+        **accounts,
     ):
-        if zadarma is not None and not isinstance(zadarma, ZadarmaAccount):
-            raise TypeError("zadarma must be a ZadarmaAccount")
-        if generic is not None and not isinstance(generic, GenericAccount):
-            raise TypeError("generic must be a GenericAccount")
+        #: The simulated accounts by PBX code.
+        self.accounts = {}
+        for code, account in accounts.items():
+            if code not in pbx.codes():
+                raise TypeError(
+                    f"Simulator() got an unexpected keyword argument {code!r} "
+                    f"(the PBX accounts are {', '.join(pbx.codes())})"
+                )
+            if account is None:
+                continue
+            account_class = pbx.get(code).Account
+            if not isinstance(account, account_class):
+                raise TypeError(f"{code} must be a {account_class.__name__}")
+            self.accounts[code] = account
         self.host = host
         self.port = port
-        self.zadarma = zadarma
-        self.generic = generic
         self.recording_size = recording_size
         # "mp3" (pseudo-MP3 noise) or "wav" (a real PCM WAV that browsers can play).
         self.recording_format = recording_format
@@ -79,9 +87,9 @@ class Simulator:
         #: cookie a test server wants); never part of what is signed.
         self.webhook_headers = {}
         self.enforce_rate_limits = enforce_rate_limits
-        self.rate_limits = {"general": 100, "statistics": 3, **(rate_limits or {})}
+        #: Requests per minute by rate-limit bucket, over the PBXs' own ``rate_limits``.
+        self.rate_limits = dict(rate_limits or {})
         self.balance = balance
-        self.internal_numbers_as_int = False  # the spec shows ints; the brief strings
         self._lock = threading.RLock()
         self._requests = []
         self._deliveries = []
@@ -90,7 +98,7 @@ class Simulator:
         self._links = {}
         self._audio_cache = {}
         self._forced = collections.deque()
-        self._rate_window = {"general": collections.deque(), "statistics": collections.deque()}
+        self._rate_windows = collections.defaultdict(collections.deque)
         self._clock_offset = 0.0
         self._threads = []
         self._stopping = threading.Event()
@@ -134,16 +142,19 @@ class Simulator:
 
     @property
     def base_url(self):
+        """The simulator's root (its control endpoint: ``<base_url>/_simulator/play``)."""
         host = self.host if ":" not in self.host else f"[{self.host}]"
         return f"http://{host}:{self.port}"
 
-    @property
-    def zadarma_base_url(self):
-        return self.base_url
+    def api_url(self, provider):
+        """The base URL of ``provider``'s REST API (what its Odoo account's base URL is)."""
+        return self.base_url + pbx.get(provider).path_prefix
 
-    @property
-    def generic_base_url(self):
-        return self.base_url + "/generic"
+    def __getattr__(self, name):
+        # ``<code>_base_url``: the former per-PBX names of ``api_url(code)``.
+        if name.endswith("_base_url") and name[: -len("_base_url")] in pbx.codes():
+            return self.api_url(name[: -len("_base_url")])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # --- what happened ---------------------------------------------------------------------
 
@@ -199,17 +210,16 @@ class Simulator:
     # --- scenarios -------------------------------------------------------------------------
 
     def account(self, provider):
-        if provider not in PROVIDERS:
-            raise ValueError(f"unknown provider {provider!r}; use one of {PROVIDERS}")
-        account = getattr(self, provider)
+        """The account of ``provider``; ``ValueError`` when it was not given."""
+        pbx.get(provider)
+        account = self.accounts.get(provider)
         if account is None:
             raise ValueError(f"no {provider} account was given to the simulator")
         return account
 
     def _tz(self, provider):
-        if provider == "zadarma" and self.zadarma is not None:
-            return self.zadarma.tzinfo
-        return None
+        """The zone ``provider``'s account writes local times in (None: UTC)."""
+        return getattr(self.accounts.get(provider), "tzinfo", None)
 
     def scenario_events(self, provider, scenario, **params):
         """The (unsigned) payloads ``scenario`` sends, without sending them."""
@@ -224,8 +234,8 @@ class Simulator:
     def add_recording(self, provider, recording_id=None, call_id="", extension=""):
         """Make a recording downloadable; returns its id."""
         if recording_id is None:
-            recording_id = new_recording_id(
-                provider, _utcnow(), extension, self._tz(provider) or dt.timezone.utc
+            recording_id = pbx.get(provider).new_recording_id(
+                utcnow(), extension, self._tz(provider)
             )
         with self._lock:
             self._recordings[recording_id] = {
@@ -236,26 +246,17 @@ class Simulator:
             }
         return recording_id
 
-    def play(
-        self,
-        provider,
-        scenario,
-        *,
-        multipart=False,
-        multipart_bug=True,
-        batch=False,
-        timestamp_offset=0,
-        event_gap=0.0,
-        **params,
-    ):
-        """Post ``scenario``'s webhooks in order, each signed like the real provider.
+    def play(self, provider, scenario, *, event_gap=0.0, **params):
+        """Post ``scenario``'s webhooks in order, each signed like the real PBX.
 
-        Transport options: ``multipart`` (Zadarma multipart/form-data, with the boundary bug
-        unless ``multipart_bug=False``), ``batch`` (generic ``{"events": [...]}``),
-        ``timestamp_offset`` (seconds added to the generic timestamp header), ``event_gap``
-        (seconds to sleep between posts). Other keyword arguments are scenario parameters.
+        ``event_gap``: seconds to sleep between posts. The keyword arguments are scenario
+        parameters (``scenarios.SCENARIO_PARAMS`` and the PBX's ``scenario_params``) and the
+        PBX's transport options (its ``play_options``: Zadarma ``multipart``,
+        ``multipart_bug``; generic ``batch``, ``timestamp_offset``).
         """
         account = self.account(provider)
+        module = pbx.get(provider)
+        options = {name: params.pop(name) for name in list(params) if name in module.play_options}
         plan = build_plan(provider, scenario, tzinfo=self._tz(provider), **params)
         self._register(plan)
         return self._post(
@@ -263,57 +264,37 @@ class Simulator:
             plan.events,
             scenario=scenario,
             signing=plan.signing,
-            multipart=multipart,
-            multipart_bug=multipart_bug,
-            batch=batch,
-            timestamp_offset=timestamp_offset,
             event_gap=event_gap,
+            options=options,
         )
 
-    def send(self, provider, events, *, scenario="custom", signing="valid", **options):
-        """Post arbitrary payloads (dicts, or raw bytes) signed as ``signing`` (valid/bad/none)."""
+    def send(
+        self, provider, events, *, scenario="custom", signing="valid", event_gap=0.0, **options
+    ):
+        """Post arbitrary payloads (dicts, or raw bytes) signed as ``signing`` (valid/bad/none);
+        ``options`` are the PBX's ``play_options``."""
         if signing not in ("valid", "bad", "none"):
             raise ValueError("signing must be valid, bad or none")
         if isinstance(events, (dict, bytes)):
             events = [events]
         return self._post(
-            self.account(provider), list(events), scenario=scenario, signing=signing, **options
+            self.account(provider),
+            list(events),
+            scenario=scenario,
+            signing=signing,
+            event_gap=event_gap,
+            options=options,
         )
 
-    def _post(
-        self,
-        account,
-        events,
-        *,
-        scenario,
-        signing,
-        multipart=False,
-        multipart_bug=True,
-        batch=False,
-        timestamp_offset=0,
-        event_gap=0.0,
-    ):
-        provider = account.provider
-        if provider == "generic" and batch:
-            dicts = [e for e in events if isinstance(e, dict)]
-            raw = [e for e in events if not isinstance(e, dict)]
-            events = [
-                {"events": dicts[i : i + GENERIC_BATCH_MAX]}
-                for i in range(0, len(dicts), GENERIC_BATCH_MAX)
-            ] + raw
+    def _post(self, account, events, *, scenario, signing, event_gap, options):
+        module = pbx.get(account.provider)
+        options = module.resolve_play_options(options)
         deliveries = []
-        for index, payload in enumerate(events):
+        for index, payload in enumerate(module.webhook_payloads(events, options)):
             if index and event_gap:
                 if self._stopping.wait(event_gap):
                     break
-            if provider == "zadarma":
-                body, headers = zadarma_request(
-                    account, payload, signing, multipart=multipart, boundary_bug=multipart_bug
-                )
-            else:
-                body, headers = generic_request(
-                    account, payload, signing, timestamp=time.time() + timestamp_offset
-                )
+            body, headers = module.webhook_request(account, payload, signing, options)
             status, data, resp_headers, error, elapsed = http_request(
                 "POST",
                 account.webhook_url,
@@ -322,7 +303,7 @@ class Simulator:
                 timeout=self.webhook_timeout,
             )
             delivery = Delivery(
-                provider=provider,
+                provider=module.code,
                 scenario=scenario,
                 event=payload,
                 url=account.webhook_url,
@@ -356,20 +337,26 @@ class Simulator:
                 if known is not None and not known.recording_id:
                     known.recording_id = recording_id
 
-    def verify_url(self, provider="zadarma", echo=None, timeout=None):
-        """Zadarma's URL check: ``GET <webhook_url>?zd_echo=<random>`` must echo the value."""
-        if provider != "zadarma":
-            raise ValueError("only Zadarma verifies its webhook URL (zd_echo)")
+    def verify_url(self, provider=None, echo=None, timeout=None):
+        """Check the webhook URL the way ``provider`` does when it is configured (Zadarma:
+        ``GET <webhook_url>?zd_echo=<random>`` must echo the value); True when it passed.
+
+        Without ``provider``: the only account whose PBX checks its URL.
+        """
+        if provider is None:
+            checking = [code for code in self.accounts if pbx.get(code).verifies_webhook_url]
+            if len(checking) != 1:
+                raise ValueError(f"say which account to check among {checking}")
+            provider = checking[0]
+        module = pbx.get(provider)
+        if not module.verifies_webhook_url:
+            raise ValueError(f"{module.label} does not verify its webhook URL")
         account = self.account(provider)
-        echo = echo or secrets.token_hex(8)
-        separator = "&" if urllib.parse.urlsplit(account.webhook_url).query else "?"
-        url = f"{account.webhook_url}{separator}zd_echo={urllib.parse.quote(echo)}"
-        status, data, _headers, error, _elapsed = http_request(
-            "GET", url, timeout=timeout or self.webhook_timeout
+        ok = module.verify_webhook_url(
+            self, account, echo or secrets.token_hex(8), timeout or self.webhook_timeout
         )
-        ok = status == 200 and data == echo.encode("utf-8")
         _logger.info(
-            "zd_echo check of %s: %s", account.webhook_url, "ok" if ok else status or error
+            "%s URL check of %s: %s", provider, account.webhook_url, "ok" if ok else "failed"
         )
         return ok
 
@@ -410,25 +397,23 @@ class Simulator:
                 return False
             pending[0].join(remaining)
 
-    def _on_originate(self, provider, source, target, extra=None):
-        """A click-to-call request arrived: schedule the outgoing call's webhooks."""
-        call_id = new_call_id(provider, "outbound")
-        if provider == "zadarma":
-            extension = source if _is_extension(source) else (extra or "")
-            if not _is_extension(extension):
-                extension = next(iter(sorted(self.extensions)), "100")
-        else:
-            extension = source
+    def originate(self, provider, extension, number, **params):
+        """A click-to-call request reached ``provider``'s API: the new call's id.
+
+        Unless ``auto_play_originate`` is off, the ``outgoing`` scenario from ``extension`` to
+        ``number`` is played ``originate_delay`` seconds later (``params``: more scenario
+        parameters, e.g. ``did``).
+        """
+        call_id = pbx.get(provider).new_call_id("outbound")
         if self.auto_play_originate and self.account(provider) is not None:
             params = dict(
                 extension=extension,
-                number=target,
+                number=number,
                 call_id=call_id,
                 ring_seconds=3,
                 talk_seconds=5,
+                **params,
             )
-            if provider == "generic" and extra:
-                params["did"] = str(extra)
             self._spawn(
                 lambda: self.play(
                     provider, "outgoing", event_gap=self.originate_event_gap, **params
@@ -448,42 +433,45 @@ class Simulator:
         with self._lock:
             return self._forced.popleft() if self._forced else None
 
-    def _count_rate(self, path):
-        """Count a Zadarma call in its per-minute window; the Retry-After when over the limit."""
-        bucket = "statistics" if "/statistics/" in path else "general"
+    def rate_limit(self, provider, bucket):
+        """Requests per minute allowed in ``provider``'s ``bucket``."""
+        return self.rate_limits.get(bucket, pbx.get(provider).rate_limits.get(bucket, 0))
+
+    def count_rate(self, provider, buckets):
+        """Count a REST call of ``provider`` in the one-minute window of each of ``buckets``.
+
+        With ``enforce_rate_limits``, the Retry-After (seconds) when the first bucket is full;
+        the call is then not counted. None otherwise.
+        """
         now = self.now()
         with self._lock:
-            window = self._rate_window[bucket]
+            window = self._rate_windows[(provider, buckets[0])]
             while window and window[0] <= now - 60:
                 window.popleft()
-            if self.enforce_rate_limits and len(window) >= self.rate_limits[bucket]:
+            if self.enforce_rate_limits and len(window) >= self.rate_limit(provider, buckets[0]):
                 return max(int(window[0] + 60 - now) + 1, 1)
-            window.append(now)
-            if bucket != "general":
-                self._rate_window["general"].append(now)
+            for bucket in buckets:
+                self._rate_windows[(provider, bucket)].append(now)
         return None
 
-    def _rate_headers(self):
+    def rate_usage(self, provider, bucket):
+        """``(limit, used in the last minute, reset unix time)`` of ``provider``'s bucket."""
         now = self.now()
         with self._lock:
-            window = self._rate_window["general"]
+            window = self._rate_windows[(provider, bucket)]
             used = sum(1 for stamp in window if stamp > now - 60)
             reset = int((window[0] if window else now) + 60)
-        limit = self.rate_limits["general"]
-        return {
-            "X-RateLimit-Limit": limit,
-            "X-RateLimit-Remaining": max(limit - used, 0),
-            "X-RateLimit-Reset": reset,
-        }
+        return self.rate_limit(provider, bucket), used, reset
 
-    def _issue_link(self, recording_id, lifetime):
+    def issue_link(self, recording_id, lifetime):
+        """A token for a temporary download link of ``recording_id``, valid ``lifetime`` s."""
         token = secrets.token_urlsafe(18)
         with self._lock:
             self._links[token] = (recording_id, self.now() + lifetime)
-        name = urllib.parse.quote(recording_id)
-        return f"{self.base_url}/v1/pbx/record/download/{token}/{name}.mp3"
+        return token
 
-    def _resolve_link(self, token):
+    def resolve_link(self, token):
+        """``(recording_id, expires_at)`` of a token, or None."""
         with self._lock:
             return self._links.get(token)
 
@@ -508,15 +496,6 @@ class Simulator:
 
 
 def scenario_events(provider, scenario, timezone="Europe/Moscow", **params):
-    """The (unsigned) payloads of ``scenario``; Zadarma times are written in ``timezone``."""
-    return build_plan(
-        provider, scenario, tzinfo=timezone if provider == "zadarma" else None, **params
-    ).events
-
-
-def _is_extension(value):
-    return bool(value) and value.isdigit() and len(value) <= 5
-
-
-def _utcnow():
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    """The (unsigned) payloads of ``scenario``; a PBX that writes local times (Zadarma's
+    ``call_start``) writes them in ``timezone``."""
+    return build_plan(provider, scenario, tzinfo=timezone, **params).events

@@ -1,13 +1,11 @@
-"""Encoding, signing and posting webhooks over HTTP (``urllib``, no proxy, no redirects)."""
+"""Posting webhooks over HTTP (``urllib``, no proxy, no redirects); each PBX module encodes
+and signs its own (``Pbx.webhook_request``)."""
 
 import json
-import secrets
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-
-from .signing import generic_signature, php_urlencode, zadarma_sign, zadarma_webhook_string
 
 USER_AGENT = "vats-simulator/1.0"
 
@@ -18,7 +16,7 @@ class Delivery:
 
     provider: str
     scenario: str
-    event: object  # the payload: a dict, a list of dicts (generic batch) or raw bytes
+    event: object  # the payload as posted: a dict, a group of events, or raw bytes
     url: str
     request_headers: dict
     request_body: bytes
@@ -44,13 +42,15 @@ class Delivery:
         except (ValueError, UnicodeDecodeError):
             return None
 
+    @property
+    def event_name(self):
+        """The PBX's short name of the payload (``NOTIFY_START``, ``call.started``...)."""
+        from . import pbx
+
+        return pbx.get(self.provider).event_name(self.event)
+
     def __repr__(self):
-        name = (
-            self.event.get("event") or self.event.get("type")
-            if isinstance(self.event, dict)
-            else type(self.event).__name__
-        )
-        return f"<Delivery {self.provider} {name} -> {self.status or self.error}>"
+        return f"<Delivery {self.provider} {self.event_name} -> {self.status or self.error}>"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -84,69 +84,22 @@ def _since(started):
     return round(time.monotonic() - started, 6)
 
 
-# --- Zadarma -------------------------------------------------------------------------------
+def webhook_request(account, payload, signing="valid", **options):
+    """``(body, headers)`` of the webhook POST ``account``'s PBX sends for ``payload``.
 
-
-def zadarma_form_body(payload):
-    return php_urlencode(payload.items()).encode("ascii")
-
-
-def zadarma_multipart_body(payload, boundary=None, boundary_bug=True):
-    """A multipart/form-data body and its Content-Type.
-
-    With ``boundary_bug`` the body's boundary carries an extra leading ``--`` compared to the
-    header's (the server-side bug integrators report): the delimiter lines read ``----<b>``.
+    ``options`` are that PBX's ``play_options`` (e.g. ``multipart`` for Zadarma).
     """
-    boundary = boundary or "zd" + secrets.token_hex(12)
-    body_boundary = ("--" + boundary) if boundary_bug else boundary
-    lines = []
-    for name, value in payload.items():
-        lines.append(f"--{body_boundary}\r\n")
-        lines.append(f'Content-Disposition: form-data; name="{name}"\r\n\r\n')
-        lines.append(f"{value}\r\n")
-    lines.append(f"--{body_boundary}--\r\n")
-    return "".join(lines).encode("utf-8"), f"multipart/form-data; boundary={boundary}"
+    from . import pbx
+
+    module = pbx.get(account.provider)
+    return module.webhook_request(account, payload, signing, module.resolve_play_options(options))
 
 
-def zadarma_request(account, payload, signing="valid", multipart=False, boundary_bug=True):
-    """``(body, headers)`` of a Zadarma webhook POST for ``payload``."""
-    if isinstance(payload, bytes):  # a malformed body: sign the empty string, as for no event
-        body, content_type = payload, "application/x-www-form-urlencoded"
-        signed = ""
-    else:
-        if multipart:
-            body, content_type = zadarma_multipart_body(payload, boundary_bug=boundary_bug)
-        else:
-            body, content_type = zadarma_form_body(payload), "application/x-www-form-urlencoded"
-        signed = zadarma_webhook_string(payload)
-    headers = {"Content-Type": content_type}
-    if signing == "valid":
-        headers["Signature"] = zadarma_sign(account.api_secret, signed, account.signature_encoding)
-    elif signing == "bad":
-        headers["Signature"] = zadarma_sign(
-            account.api_secret + "-tampered", signed, account.signature_encoding
-        )
-    return body, headers
+def __getattr__(name):
+    """``<code>_request``: the former per-PBX names of :func:`webhook_request`."""
+    if name.endswith("_request"):
+        from . import pbx
 
-
-# --- generic -------------------------------------------------------------------------------
-
-
-def generic_body(payload):
-    if isinstance(payload, bytes):
-        return payload
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def generic_request(account, payload, signing="valid", timestamp=None):
-    """``(body, headers)`` of a generic-protocol POST for one event, a batch or raw bytes."""
-    body = generic_body(payload)
-    ts = int(time.time() if timestamp is None else timestamp)
-    headers = {"Content-Type": "application/json", "X-Crm-Voip-Timestamp": str(ts)}
-    if signing == "valid":
-        headers["X-Crm-Voip-Signature"] = generic_signature(account.webhook_secret, ts, body)
-    elif signing == "bad":
-        headers["X-Crm-Voip-Signature"] = generic_signature(
-            account.webhook_secret + "-tampered", ts, body
-        )
-    return body, headers
+        if name[: -len("_request")] in pbx.codes():
+            return webhook_request
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
