@@ -16,6 +16,8 @@ import pathlib
 import sys
 import types
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # alias -> folder of a pure package (tests/test_pure_packages.py checks each one).
@@ -71,3 +73,13 @@ for _alias, _path in TEST_HELPERS.items():
     load_module(_alias, _path)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver for the simulator's tests (``simulator_support.Receiver``)."""
+    from simulator_support import Receiver
+
+    server = Receiver()
+    yield server
+    server.close()
