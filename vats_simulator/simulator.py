@@ -83,7 +83,7 @@ class Simulator:
         #: ended), so that a browser can see each state.
         self.originate_event_gap = originate_event_gap
         self.webhook_timeout = webhook_timeout
-        #: Extra HTTP headers sent with every webhook, beyond the provider's own (e.g. a
+        #: Extra HTTP headers sent with every webhook, beyond the PBX's own (e.g. a
         #: cookie a test server wants); never part of what is signed.
         self.webhook_headers = {}
         self.enforce_rate_limits = enforce_rate_limits
@@ -121,6 +121,8 @@ class Simulator:
         )
         self._server_thread.start()
         _logger.info("VATS simulator REST API listening on %s", self.base_url)
+        for code in self.accounts:
+            _logger.info("%s API at %s", pbx.get(code).label, self.api_url(code))
         return self
 
     def stop(self):
@@ -160,7 +162,7 @@ class Simulator:
 
     @property
     def requests(self):
-        """The REST requests received so far (a copy; see ``server.RestRequest``)."""
+        """The REST requests received so far (a copy; see ``rest.RestRequest``)."""
         with self._lock:
             return list(self._requests)
 
