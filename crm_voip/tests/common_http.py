@@ -36,8 +36,8 @@ class CrmVoipHttpCommon(HttpCase, CrmVoipCommon):
             auto_play_originate=False,
         ).start()
         cls.addClassCleanup(cls.sim.stop)
-        cls.zadarma.write({"base_url": cls.sim.base_url, "use_simulator": True})
-        cls.generic.write({"base_url": cls.sim.generic_base_url, "use_simulator": True})
+        cls.zadarma.write({"base_url": cls.sim.api_url("zadarma"), "use_simulator": True})
+        cls.generic.write({"base_url": cls.sim.api_url("generic"), "use_simulator": True})
         # HttpCase logs users in with their login as password.
         for user in (cls.salesman_anna, cls.salesman_boris, cls.salesman_other, cls.sales_manager):
             user.password = user.login
