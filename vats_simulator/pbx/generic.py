@@ -1,8 +1,9 @@
 """The suite's own generic signed JSON protocol, for any PBX or script.
 
-Wire format from ``__manifest_docs__/protocols/generic.md``: JSON events (section "Body")
-signed with ``X-Crm-Voip-Timestamp``/``X-Crm-Voip-Signature`` (section "Transport"), and the
-optional REST API behind a bearer token (section "REST endpoints the PBX side may expose").
+Wire format from ``__manifest_docs__/generic_webhook.md`` (the specification; what
+implements each rule: ``protocols/generic.md``): JSON events (section "Body") signed with
+``X-Crm-Voip-Timestamp``/``X-Crm-Voip-Signature`` (section "Transport"), and the optional
+REST API behind a bearer token (section "REST endpoints the PBX side may expose").
 The signature is written here independently of ``crm_voip/providers/generic.py``.
 """
 

@@ -1,10 +1,10 @@
 """Zadarma (and Novofon, its Russian brand: the same API v1).
 
 Wire format from ``__manifest_docs__/protocols/zadarma.md``: form-urlencoded webhooks signed
-in a ``Signature`` header (sections "Webhooks: transport, URL verification, signature" and
-"Events and fields"), the REST API at the host's root, authorized by a signed
-``Authorization`` header (sections "REST API authentication", "Rate limits, errors" and
-"REST endpoints the suite needs").
+in a ``Signature`` header (sections "Webhook transport", "Webhook events" and "Webhook
+signatures"), the REST API at the host's root, authorized by a signed ``Authorization``
+header (sections "REST authentication", "REST errors and rate limits", "Click-to-call",
+"Recording links" and "Call statistics").
 
 The signatures are written here from that description and checked against its test vectors,
 independently of ``crm_voip/providers/zadarma.py`` on purpose, so that a bug in one cannot
