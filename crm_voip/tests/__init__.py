@@ -7,3 +7,4 @@ from . import test_crm_voip_ui
 from . import test_crm_voip_js
 from . import test_crm_voip_recording
 from . import test_crm_voip_provider
+from . import test_crm_voip_states

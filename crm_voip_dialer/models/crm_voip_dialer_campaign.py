@@ -13,6 +13,7 @@ from odoo.tools import SQL
 
 from odoo.addons.base.models.res_partner import _tz_get
 from odoo.addons.crm_voip import providers
+from odoo.addons.crm_voip.callstate import states
 
 from ..dialer import pacing, region_timezones
 
@@ -472,7 +473,7 @@ class CrmVoipDialerCampaign(models.Model):
         )
         for line in in_call:
             call = line.call_id
-            if call.state in ("done", "missed", "busy", "failed"):
+            if call.state in states.FINAL:
                 line._dialer_on_call_end(call)
             elif (
                 line.state == "dialing"
@@ -605,7 +606,7 @@ class CrmVoipDialerCampaign(models.Model):
                          WHERE l.user_id = a.user_id AND l.state IN %(busy)s)
                    AND NOT EXISTS (
                         SELECT 1 FROM crm_voip_call c
-                         WHERE c.user_id = a.user_id AND c.state IN ('ringing', 'talking')
+                         WHERE c.user_id = a.user_id AND c.state IN %(live)s
                            AND c.date_start > (now() at time zone 'UTC') - interval '2 hours')
                    %(dnd)s
                  ORDER BY a.date_ready, a.id
@@ -613,6 +614,7 @@ class CrmVoipDialerCampaign(models.Model):
                 """,
                 campaign=self.id,
                 busy=AGENT_BUSY_STATES,
+                live=states.LIVE,
                 dnd=dnd,
                 lock=SQL("FOR UPDATE OF a SKIP LOCKED") if lock else SQL(""),
             )

@@ -2,6 +2,8 @@ from odoo import fields, models
 from odoo.models import parse_read_group_spec
 from odoo.tools import SQL
 
+from odoo.addons.crm_voip.callstate import states
+
 OUTCOMES = [
     ("answered", "Answered"),
     ("missed", "Not answered"),
@@ -18,8 +20,8 @@ WEEKDAYS = [
     ("5", "Saturday"),
     ("6", "Sunday"),
 ]
-ANSWERED_STATES = ("done", "talking")
-UNANSWERED_STATES = ("missed", "busy", "failed")
+ANSWERED_STATES = states.ANSWERED
+UNANSWERED_STATES = states.UNANSWERED
 
 
 def outcome_sql(call_alias):

@@ -8,6 +8,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from odoo.addons.crm_voip import providers
+from odoo.addons.crm_voip.callstate import states
 
 from ..routing import engine
 from ..tools.router import CallRouter, RoutingTimeout
@@ -20,7 +21,6 @@ RESPONSIBLE_SOURCES = [
     (engine.SOURCE_LEAD, "Salesperson of his lead"),
     (engine.SOURCE_TEAM_LEADER, "Sales team leader"),
 ]
-UNANSWERED_STATES = ("missed", "busy", "failed")
 # Rule lines that did not apply are summed up in one log line, names up to this length.
 SKIPPED_RULES_DETAIL = 250
 # Entries kept per call (the log view numbers its lines call id * 1000 + position).
@@ -96,7 +96,8 @@ class CrmVoipCall(models.Model):
         self.env.cr.execute(
             SQL(
                 "CREATE INDEX IF NOT EXISTS crm_voip_call_live_idx"
-                " ON crm_voip_call (date_start) WHERE state IN ('ringing', 'talking')"
+                " ON crm_voip_call (date_start) WHERE state IN %s",
+                states.LIVE,
             )
         )
 
@@ -347,7 +348,7 @@ class CrmVoipCall(models.Model):
         if self.state == "done":
             MissedCall._crm_voip_close_for_call(self)
             return
-        if self.direction != "inbound" or self.state not in UNANSWERED_STATES:
+        if self.direction != "inbound" or self.state not in states.UNANSWERED:
             return
         if self.crm_voip_blocked or self.crm_voip_routing_action == engine.REJECT:
             return

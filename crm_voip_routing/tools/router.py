@@ -10,6 +10,7 @@ from odoo import fields
 from odoo.tools import SQL
 
 from odoo.addons.crm_voip import providers
+from odoo.addons.crm_voip.callstate import states
 
 from ..routing import engine
 
@@ -556,7 +557,7 @@ class CallRouter:
                 """
                 SELECT c.user_id
                   FROM crm_voip_call c
-                 WHERE c.state IN ('ringing', 'talking')
+                 WHERE c.state IN %(live)s
                    AND c.date_start BETWEEN %(talk_from)s AND %(until)s
                    AND c.id != %(call)s
                    AND c.user_id = ANY(%(users)s)
@@ -581,6 +582,7 @@ class CallRouter:
                 ring_from=when - RINGING_WINDOW,
                 until=when + timedelta(minutes=1),
                 call=exclude_call_id or 0,
+                live=states.LIVE,
                 users=list(user_ids),
                 rel=SQL.identifier(rang.relation),
                 call_col=SQL.identifier(rang.column1),

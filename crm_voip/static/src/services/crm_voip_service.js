@@ -4,9 +4,9 @@ import { _t } from "@web/core/l10n/translation";
 import { rpc, RPCError } from "@web/core/network/rpc";
 import { registry } from "@web/core/registry";
 import { user } from "@web/core/user";
+import { session } from "@web/session";
 import { TabCoordinator } from "./tab_coordinator";
 
-export const FINAL_STATES = ["done", "missed", "busy", "failed"];
 // How long a popup stays once the call went elsewhere or was not answered.
 export const CLOSE_DELAY = { answered_elsewhere: 4000, missed: 8000 };
 
@@ -17,7 +17,13 @@ export const CLOSE_DELAY = { answered_elsewhere: 4000, missed: 8000 };
  * TabCoordinator makes each call show in one tab of the user only.
  */
 export class CrmVoipCallCenterState {
-    constructor({ orm, notification, action, coordinator, userId }) {
+    /**
+     * @param {object} params
+     * @param {{live: string[], final: string[], answered: string[], unanswered: string[]}} params.stateGroups
+     *  the call-state groups, defined once on the server (crm_voip/callstate/states.py)
+     */
+    constructor({ orm, notification, action, coordinator, userId, stateGroups }) {
+        this.stateGroups = stateGroups;
         this.orm = orm;
         this.notification = notification;
         this.action = action;
@@ -46,7 +52,7 @@ export class CrmVoipCallCenterState {
         const popup = this._popup(payload.call_id);
         const active = this.state.activeCall;
         const isMine = payload.user_id === this.userId;
-        const isFinal = FINAL_STATES.includes(payload.state);
+        const isFinal = this.stateGroups.final.includes(payload.state);
         if (popup) {
             Object.assign(popup, payload);
             if (payload.state === "talking") {
@@ -244,6 +250,7 @@ export const crmVoipService = {
             action,
             coordinator: new TabCoordinator(),
             userId: user.userId,
+            stateGroups: session.crm_voip.state_groups,
         });
         bus_service.subscribe("crm_voip/incoming_call", (payload) => center.onIncomingCall(payload));
         bus_service.subscribe("crm_voip/call_update", (payload) => center.onCallUpdate(payload));

@@ -4,6 +4,13 @@ import { CrmVoipCallCenterState } from "@crm_voip/services/crm_voip_service";
 import { formatElapsed } from "@crm_voip/call_center/call_timer";
 
 const ME = 7;
+// As the server sends them (crm_voip/callstate/states.py; test_crm_voip_js checks they agree).
+const STATE_GROUPS = {
+    live: ["ringing", "talking"],
+    final: ["done", "missed", "busy", "failed"],
+    answered: ["talking", "done"],
+    unanswered: ["missed", "busy", "failed"],
+};
 
 /** A coordinator that always lets this tab show the call. */
 function soloCoordinator() {
@@ -40,6 +47,7 @@ function makeCenter(coordinator = soloCoordinator()) {
         action: { doAction() {} },
         coordinator,
         userId: ME,
+        stateGroups: STATE_GROUPS,
     });
     return { center, calls, coordinator };
 }
