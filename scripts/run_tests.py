@@ -92,6 +92,9 @@ def run_odoo_tests(args):
     log_dir.mkdir(exist_ok=True)
     deps_log = log_dir / "odoo-dependencies.log"
     test_log = log_dir / "odoo-tests.log"
+    # Odoo appends to its log file: a run must not be judged by an earlier run's lines.
+    for stale in (deps_log, test_log):
+        stale.unlink(missing_ok=True)
     env = suite_env.odoo_environment()
     with suite_env.postgres() as cluster:
         log(f"installing Odoo dependencies ({', '.join(ODOO_DEPENDENCIES)}) without tests")
