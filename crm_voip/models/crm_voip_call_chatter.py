@@ -20,10 +20,12 @@ class CrmVoipCall(models.Model):
     def _crm_voip_log_summary(self, records):
         """The call's summary as a logged note on each record's chatter, in SQL.
 
-        What ``_message_log()`` writes (an internal note, nobody notified, nobody
+        What ``_message_log()`` writes (a notification: logged, nobody notified, nobody
         followed), without its cost on every hang-up: a ``mail.message`` create
         computes the company's catch-all address and sanitizes the body, which is
         ours and escaped. The salesperson (or OdooBot, for unanswered calls) signs it.
+        Being a notification, not a comment, tells it apart from what people wrote
+        (the popup's history lists the calls themselves, and people's messages).
         """
         call = self.sudo()  # the author's contact, read without the users' record rules
         call.user_id.fetch(["partner_id"])
@@ -45,7 +47,8 @@ class CrmVoipCall(models.Model):
                 """,
                 SQL(", ").join(
                     SQL(
-                        "(%s, %s, %s, 'comment', %s, TRUE, %s, %s, %s, FALSE, %s, %s, %s, %s, %s)",
+                        "(%s, %s, %s, 'notification', %s, TRUE, %s, %s, %s, FALSE,"
+                        " %s, %s, %s, %s, %s)",
                         record._name,
                         record.id,
                         str(body),

@@ -40,7 +40,7 @@ class CrmVoipCall(models.Model):
             user = call.provider_id._crm_voip_user_by_extension(event.extension)
             if user and call.state == "ringing":
                 bus_push.push_to_users(
-                    user, "crm_voip/incoming_call", call._crm_voip_popup_payload()
+                    user, "crm_voip/incoming_call", call._crm_voip_popup_payload(user)
                 )
             return
         if event.kind == EV.RECORDING_READY:
@@ -99,20 +99,21 @@ class CrmVoipCall(models.Model):
             "wrapup_done": self.wrapup_done,
         }
 
-    def _crm_voip_popup_payload(self, history_limit=3):
-        """Everything the popup shows, sent with the ringing event: no round trip.
+    def _crm_voip_popup_payload(self, recipient, history_limit=3):
+        """Everything the popup of ``recipient`` shows, sent with the ringing event.
 
-        Built while the phone rings, and for every ringing extension: the contact, the
-        lead, the client's open opportunities, last calls and messages and overdue
-        activities come from one query (``_crm_voip_popup_query``), in sudo, as the
-        popup shows what the call is about whatever the webhook user may read.
+        Built while the phone rings, for each rung user: the contact, the lead, the
+        client's open opportunities, last calls and messages and overdue activities come
+        from one query (``_crm_voip_popup_query``), which keeps to the records the
+        recipient may read: his record rules are part of it.
         """
         self.ensure_one()
         self.env.flush_all()  # the query reads what this request has just written
         lang = self.env.lang or "en_US"
         today = fields.Date.context_today(self.with_context(tz=self.provider_id.timezone))
+        visible = self._crm_voip_visible_to(recipient)
         [(line_name, partner, lead, opportunities, calls, messages, activities)] = (
-            self.env.execute_query(self._crm_voip_popup_query(lang, today, history_limit))
+            self.env.execute_query(self._crm_voip_popup_query(lang, today, history_limit, visible))
         )
         opportunities = opportunities or []
         if not partner and lead:
@@ -172,7 +173,31 @@ class CrmVoipCall(models.Model):
         )
         return payload
 
-    def _crm_voip_popup_query(self, lang, today, history_limit):
+    def _crm_voip_visible_to(self, user):
+        """``{model: SQL sub-query of the ids user may read}`` for the popup's models.
+
+        Each is the query the ORM would run for ``user``'s search (his access rights and
+        record rules, in the call's company), to be used inside one statement. A model he
+        may not read at all, or a company he does not belong to, gives no ids.
+        """
+        models = ("res.partner", "crm.lead", "crm.voip.call")
+        if self.company_id.id not in user.sudo()._get_company_ids():
+            return dict.fromkeys(models, SQL("(SELECT 1 WHERE FALSE)"))
+        env = self.env(
+            user=user.id,
+            su=False,
+            context=dict(self.env.context, allowed_company_ids=self.company_id.ids),
+        )
+        visible = {}
+        for name in models:
+            model = env[name].with_context(active_test=False)
+            if model.has_access("read"):
+                visible[name] = model._search([]).subselect()
+            else:
+                visible[name] = SQL("(SELECT 1 WHERE FALSE)")
+        return visible
+
+    def _crm_voip_popup_query(self, lang, today, history_limit, visible):
         """One round trip for the popup; each part is a JSON value (NULL when empty).
 
         The same rules as the ORM searches they replace: active opportunities of the
@@ -180,9 +205,9 @@ class CrmVoipCall(models.Model):
         in the call's company or shared, newest stage change first; the family's (or
         the lead's) other calls in the company, newest first; the newest comments and
         e-mails on the contact and the lead; their overdue activities, oldest first.
+        Everything is kept to what the recipient may read (``visible``, from
+        ``_crm_voip_visible_to``): a message or an activity follows its record.
         """
-        partner_id = self.partner_id.id or 0
-        lead_id = self.lead_id.id or 0
 
         def translated(column):
             return SQL("COALESCE(%s->>%s, %s->>'en_US')", column, lang, column)
@@ -190,6 +215,8 @@ class CrmVoipCall(models.Model):
         def timestamp(column):
             return SQL("to_char(%s, 'YYYY-MM-DD HH24:MI:SS')", column)
 
+        partner_id = self.partner_id.id or 0
+        lead_id = self.lead_id.id or 0
         family = SQL(
             "SELECT member.id FROM res_partner member WHERE member.commercial_partner_id ="
             " (SELECT commercial_partner_id FROM res_partner WHERE id = %s)",
@@ -200,8 +227,22 @@ class CrmVoipCall(models.Model):
             if self.partner_id
             else SQL("other.lead_id = %s", lead_id)
         )
+        # The shown contact and lead, if the recipient may read them (else 0).
+        partner = SQL(
+            "(SELECT COALESCE((SELECT %s WHERE %s IN %s), 0))",
+            partner_id,
+            partner_id,
+            visible["res.partner"],
+        )
+        lead = SQL(
+            "(SELECT COALESCE((SELECT %s WHERE %s IN %s), 0))",
+            lead_id,
+            lead_id,
+            visible["crm.lead"],
+        )
         return SQL(
             """
+            WITH shown AS (SELECT %(partner)s AS partner, %(lead)s AS lead)
             SELECT
               (SELECT %(line_name)s FROM crm_voip_line line WHERE line.id = %(line)s),
               (SELECT row_to_json(p) FROM (
@@ -210,12 +251,12 @@ class CrmVoipCall(models.Model):
                          %(partner_user)s AS user_name
                     FROM res_partner partner
                     LEFT JOIN res_partner company ON company.id = partner.commercial_partner_id
-                   WHERE partner.id = %(partner)s) p),
+                   WHERE partner.id = (SELECT partner FROM shown)) p),
               (SELECT row_to_json(l) FROM (
                   SELECT lead.id, lead.name, lead.type, lead.expected_revenue, lead.probability,
                          %(lead_stage)s AS stage, %(lead_user)s AS user_name
                     FROM crm_lead lead LEFT JOIN crm_stage stage ON stage.id = lead.stage_id
-                   WHERE lead.id = %(lead)s) l),
+                   WHERE lead.id = (SELECT lead FROM shown)) l),
               (SELECT json_agg(o) FROM (
                   SELECT lead.id, lead.name, lead.expected_revenue, lead.probability,
                          %(lead_stage)s AS stage, %(lead_user)s AS user_name
@@ -223,6 +264,7 @@ class CrmVoipCall(models.Model):
                    WHERE lead.partner_id IN (%(family)s) AND lead.active
                      AND lead.type = 'opportunity' AND lead.probability < 100
                      AND (lead.company_id = %(company)s OR lead.company_id IS NULL)
+                     AND lead.id IN %(visible_leads)s
                    ORDER BY lead.date_last_stage_update DESC, lead.id DESC
                    LIMIT 5) o),
               (SELECT json_agg(c) FROM (
@@ -233,7 +275,8 @@ class CrmVoipCall(models.Model):
                     FROM crm_voip_call other
                     LEFT JOIN crm_voip_line line ON line.id = other.line_id
                    WHERE other.id != %(call)s AND other.company_id = %(company)s
-                     AND (%(partner)s != 0 OR %(lead)s != 0) AND %(call_filter)s
+                     AND (%(partner_id)s != 0 OR %(lead_id)s != 0) AND %(call_filter)s
+                     AND other.id IN %(visible_calls)s
                    ORDER BY other.date_start DESC, other.id DESC
                    LIMIT %(limit)s) c),
               (SELECT json_agg(m) FROM (
@@ -241,8 +284,10 @@ class CrmVoipCall(models.Model):
                     FROM mail_message message
                     LEFT JOIN res_partner author ON author.id = message.author_id
                    WHERE message.message_type IN ('comment', 'email')
-                     AND ((message.model = 'res.partner' AND message.res_id = %(partner)s)
-                          OR (message.model = 'crm.lead' AND message.res_id = %(lead)s))
+                     AND ((message.model = 'res.partner'
+                           AND message.res_id = (SELECT partner FROM shown))
+                          OR (message.model = 'crm.lead'
+                              AND message.res_id = (SELECT lead FROM shown)))
                    ORDER BY message.id DESC
                    LIMIT %(limit)s) m),
               (SELECT json_agg(a) FROM (
@@ -252,13 +297,19 @@ class CrmVoipCall(models.Model):
                     FROM mail_activity activity
                     LEFT JOIN mail_activity_type kind ON kind.id = activity.activity_type_id
                    WHERE activity.active AND activity.date_deadline < %(today)s
-                     AND ((activity.res_model = 'res.partner' AND activity.res_id = %(partner)s)
-                          OR (activity.res_model = 'crm.lead' AND activity.res_id = %(lead)s))
+                     AND ((activity.res_model = 'res.partner'
+                           AND activity.res_id = (SELECT partner FROM shown))
+                          OR (activity.res_model = 'crm.lead'
+                              AND activity.res_id = (SELECT lead FROM shown)))
                    ORDER BY activity.date_deadline, activity.id
                    LIMIT 5) a)
             """,
-            partner=partner_id,
-            lead=lead_id,
+            partner=partner,
+            lead=lead,
+            partner_id=partner_id,
+            lead_id=lead_id,
+            visible_leads=visible["crm.lead"],
+            visible_calls=visible["crm.voip.call"],
             call=self.id,
             line=self.line_id.id or 0,
             company=self.company_id.id,
@@ -288,16 +339,16 @@ class CrmVoipCall(models.Model):
             }
             for call in calls or []
         ]
+        # The calls' own automatic lines are notifications, not among ``messages``: the
+        # calls above already say it. What people wrote (wrap-up notes too) is, once:
+        # a wrap-up note is posted on the contact and on his opportunity alike.
+        seen = set()
         for message in messages or []:
-            text = html2plaintext(message["body"] or "").strip()
-            if text.startswith("📞"):
-                continue  # our own call summaries: already listed as calls
-            items.append(
-                {
-                    "kind": "message",
-                    "date": message["date"],
-                    "summary": (message["author"] or "") + ": " + text[:140],
-                }
-            )
+            summary = (message["author"] or "") + ": " + html2plaintext(message["body"] or "")
+            summary = summary.strip()[:160]
+            if summary in seen:
+                continue
+            seen.add(summary)
+            items.append({"kind": "message", "date": message["date"], "summary": summary})
         items.sort(key=lambda item: item["date"], reverse=True)
         return items[:limit]

@@ -36,8 +36,9 @@ class CrmVoipCall(models.Model):
         ):
             target = self._crm_voip_create_opportunity(values.get("opportunity_name"))
         if note or outcome:
+            # What the salesperson says first: the popup's history shows its beginning.
             body = Markup("<p>📞 %s</p>") % " · ".join(
-                part for part in (self._crm_voip_summary_text(), outcome.name, note) if part
+                part for part in (outcome.name, note, self._crm_voip_summary_text()) if part
             )
             for record in (self.partner_id, self.lead_id):
                 if record:

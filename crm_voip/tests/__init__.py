@@ -8,3 +8,4 @@ from . import test_crm_voip_js
 from . import test_crm_voip_recording
 from . import test_crm_voip_provider
 from . import test_crm_voip_states
+from . import test_crm_voip_popup
