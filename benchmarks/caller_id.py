@@ -41,93 +41,36 @@ baseline_recall= baseline_false_matches= speedup=`` (speedup: baseline p95 / our
 """
 
 import argparse
-import contextlib
 import datetime
 import io
 import multiprocessing
 import os
-import pathlib
 import random
 import re
 import statistics
-import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import suite_env  # noqa: E402
+import _common
+from _common import Timings, percentile, phase, say
 
 SEED = 20240518
 CHUNK = 50_000
 QUERY_REGION = "RU"
 LANDLINE_AREAS = ("495", "499", "812", "343")
 MOBILE_AREAS = ("916", "903", "926", "985")
+NUMBER_COLUMNS = ("phone", "mobile", "crm_voip_phone_e164", "crm_voip_mobile_e164")
 PARTNER_COLUMNS = (
-    "id",
-    "name",
-    "complete_name",
-    "type",
-    "active",
-    "is_company",
-    "partner_share",
-    "parent_id",
-    "commercial_partner_id",
-    "company_id",
-    "country_id",
-    "user_id",
-    "lang",
-    "phone",
-    "mobile",
-    "crm_voip_phone_e164",
-    "crm_voip_mobile_e164",
-    "create_uid",
-    "write_uid",
-    "create_date",
-    "write_date",
-)
+    *_common.CONTACT_COLUMNS, "company_id", "country_id", "user_id", "lang", *NUMBER_COLUMNS,
+    *_common.AUDIT_COLUMNS,
+)  # fmt: skip
 LEAD_COLUMNS = (
-    "id",
-    "name",
-    "contact_name",
-    "type",
-    "active",
-    "company_id",
-    "team_id",
-    "stage_id",
-    "user_id",
-    "partner_id",
-    "country_id",
-    "probability",
-    "priority",
-    "phone",
-    "mobile",
-    "crm_voip_phone_e164",
-    "crm_voip_mobile_e164",
-    "create_uid",
-    "write_uid",
-    "create_date",
-    "write_date",
-    "date_open",
-    "date_last_stage_update",
-)
+    "id", "name", "contact_name", "type", "active", "company_id", "team_id", "stage_id",
+    "user_id", "partner_id", "country_id", "probability", "priority", *NUMBER_COLUMNS,
+    *_common.AUDIT_COLUMNS, "date_open", "date_last_stage_update",
+)  # fmt: skip
 
 # Filled in by main() before the worker processes fork.
 CONTEXT = {}
-
-
-def say(message=""):
-    print(message, flush=True)
-
-
-@contextlib.contextmanager
-def phase(name, timings):
-    say(f"-- {name} ...")
-    started = time.perf_counter()
-    yield
-    elapsed = time.perf_counter() - started
-    timings.append((name, elapsed))
-    say(f"   {name}: {elapsed:.1f} s")
 
 
 # ---------------------------------------------------------------------------
@@ -223,16 +166,6 @@ def record_numbers(k):
     return country, phone, phone_e164, mobile, mobile_e164
 
 
-def _copy_value(value):
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    return str(value)
-
-
 def _stored_e164(country, phone, phone_e164, mobile, mobile_e164):
     """The E.164 columns as the ORM compute fills them, and how many differ from the truth."""
     normalize = CONTEXT["normalize"]
@@ -254,16 +187,7 @@ def partner_rows(bounds):
     out = io.StringIO()
     written = wrong = 0
     for i in range(start, end):
-        pid, role, block = base + i, i % 10, i - i % 10
-        if role == 0:
-            name = complete = f"Company {i}"
-            is_company, parent, commercial = True, None, pid
-        elif role <= 3:
-            name, complete = f"Person {i}", f"Company {block}, Person {i}"
-            is_company, parent, commercial = False, base + block, base + block
-        else:
-            name = complete = f"Person {i}"
-            is_company, parent, commercial = False, None, pid
+        block = i - i % 10
         country, phone, phone_e164, mobile, mobile_e164 = record_numbers(i)
         stored_phone, stored_mobile, count, bad = _stored_e164(
             country, phone, phone_e164, mobile, mobile_e164
@@ -271,12 +195,11 @@ def partner_rows(bounds):
         written += count
         wrong += bad
         row = (
-            pid, name, complete, "contact", True, is_company, True, parent, commercial,
-            1 if mix(block, 4) % 10 == 0 else None, countries[country],
-            2 if mix(i, 5) % 10 < 3 else None, "en_US", phone, mobile, stored_phone,
-            stored_mobile, 1, 1, now, now,
+            *_common.contact_identity(i, base), 1 if mix(block, 4) % 10 == 0 else None,
+            countries[country], 2 if mix(i, 5) % 10 < 3 else None, "en_US", phone, mobile,
+            stored_phone, stored_mobile, 1, 1, now, now,
         )  # fmt: skip
-        out.write("\t".join(map(_copy_value, row)) + "\n")
+        out.write(_common.copy_line(row))
     return out.getvalue(), written, wrong
 
 
@@ -310,7 +233,7 @@ def lead_rows(bounds):
             2 if mix(j, 12) % 2 else None, partner, countries[country], probability, "0",
             phone, mobile, stored_phone, stored_mobile, 1, 1, now, active_on, now, active_on,
         )  # fmt: skip
-        out.write("\t".join(map(_copy_value, row)) + "\n")
+        out.write(_common.copy_line(row))
     return out.getvalue(), written, wrong
 
 
@@ -353,11 +276,6 @@ def build_queries(n_partners, n_leads, n_queries, rng):
     return queries
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def found(expected, partners, leads):
     model, record_id = expected
     return record_id in (partners if model == "res.partner" else leads).ids
@@ -393,23 +311,6 @@ def load_context(odoo, database, args):
     )
 
 
-def droppable_indexes(cr, table):
-    """``(name, definition)`` of the table's indexes that no constraint owns."""
-    cr.execute(
-        """
-        SELECT i.relname, pg_get_indexdef(i.oid)
-          FROM pg_index x
-          JOIN pg_class i ON i.oid = x.indexrelid
-          JOIN pg_class t ON t.oid = x.indrelid
-         WHERE t.relname = %s
-           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
-         ORDER BY i.relname
-        """,
-        (table,),
-    )
-    return cr.fetchall()
-
-
 def generate(odoo, database, args):
     """Write contacts and leads with COPY; the indexes are dropped first and rebuilt after."""
     tables = (
@@ -417,10 +318,7 @@ def generate(odoo, database, args):
         ("crm_lead", LEAD_COLUMNS, lead_rows, args.leads),
     )
     with odoo.sql_db.db_connect(database).cursor() as cr:
-        saved = {table: droppable_indexes(cr, table) for table, *_rest in tables}
-        for indexes in saved.values():
-            for name, _definition in indexes:
-                cr.execute(f'DROP INDEX "{name}"')
+        saved = _common.drop_indexes(cr, [table for table, *_rest in tables])
         cr.commit()
     odoo.sql_db.close_all()
 
@@ -449,24 +347,15 @@ def generate(odoo, database, args):
     )
     say(f"   stored numbers whose normalization differs from the generated E.164: {wrong}")
 
-    started = time.perf_counter()
     with odoo.sql_db.db_connect(database).cursor() as cr:
-        cr.execute("SET maintenance_work_mem = '1GB'")
-        for indexes in saved.values():
-            for _name, definition in indexes:
-                cr.execute(definition)
-        cr.commit()
-        suite_env.vacuum_analyze(cr, ("res_partner", "crm_lead"))
+        _common.rebuild_indexes(cr, saved, ("res_partner", "crm_lead"))
         cr.execute(
             """SELECT indexname FROM pg_indexes
                 WHERE indexname LIKE '%%crm_voip_%%e164%%' OR indexname LIKE '%%partial_gin_idx'
                 ORDER BY 1"""
         )
         names = [name for (name,) in cr.fetchall()]
-    say(
-        f"   {sum(len(v) for v in saved.values())} indexes rebuilt and VACUUM ANALYZE run in "
-        f"{time.perf_counter() - started:.1f} s; lookup indexes: {', '.join(names)}"
-    )
+    say(f"   lookup indexes: {', '.join(names)}")
     odoo.sql_db.close_all()
     return written, wrong
 
@@ -535,15 +424,14 @@ def score(queries, results):
     return hits / existing, false_matches, ambiguous
 
 
-def run_lookups(odoo, database, args, timings):
-    from odoo import SUPERUSER_ID, api
+def run_lookups(database, args, timings):
+    from odoo import api
 
     from odoo.addons.crm_voip.providers import numbers
 
     rng = random.Random(SEED)
-    registry = odoo.modules.registry.Registry(database)
-    with registry.cursor() as cr:
-        root = api.Environment(cr, SUPERUSER_ID, {})
+    with _common.superuser_env(database) as root:
+        cr = root.cr
         with phase("ORM recompute check on a sample", timings):
             checked, mismatched = orm_check(root, args, rng)
             say(f"   {checked} records recomputed by the ORM, {mismatched} differ from the rows")
@@ -594,11 +482,10 @@ def run_lookups(odoo, database, args, timings):
                 contenders, queries, args.rounds, new_request, clear_normalize_cache
             )
         cr.rollback()
-    registry.delete(database)
     return queries, latencies, results
 
 
-def report(queries, latencies, results, timings, wall):
+def report(queries, latencies, results, timings):
     ours_ms, base_ms = latencies["ours"], latencies["baseline"]
     ours_results, base_results = results["ours"], results["baseline"]
     recall, false_matches, _ambiguous = score(queries, ours_results)
@@ -619,8 +506,8 @@ def report(queries, latencies, results, timings, wall):
         )
     say(f"speedup (baseline p95 / ours p95): {speedup:.1f}x; p50 ratio {b50 / p50:.1f}x")
     say(f"baseline answers with more than the expected record(s): {base_ambiguous}")
-    say("phases: " + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in timings))
-    say(f"wall time: {wall:.0f} s; load average at the end {os.getloadavg()[0]:.2f}")
+    say(timings.summary())
+    say(f"wall time: {timings.wall():.0f} s; load average at the end {os.getloadavg()[0]:.2f}")
     say(
         f"RESULT p50_ms={p50:.3f} p95_ms={p95:.3f} recall={recall:.3f} "
         f"false_matches={false_matches} baseline_p50_ms={b50:.3f} baseline_p95_ms={b95:.3f} "
@@ -636,47 +523,22 @@ def main():
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3, help="passes over the queries")
     args = parser.parse_args()
-    wall = time.perf_counter()
-    timings = []
-
-    with phase("prerequisites", timings):
-        version = suite_env.check_odoo()
-        suite_env.ensure_python_dependencies()
-        say(f"   Odoo {version}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    import odoo
-    import odoo.modules.registry
-    import odoo.sql_db
-    from odoo.tools import config
-
-    database = f"bench_caller_id_{int(time.time())}"
-    log_path = ROOT / ".test-logs" / "benchmark-caller-id.log"
-    log_path.parent.mkdir(exist_ok=True)
-    cluster = suite_env.PostgresCluster()
-    try:
+    timings = Timings()
+    _common.prepare_odoo(timings)
+    with _common.OdooBench("caller_id") as bench:
+        log_path = bench.log_path()
         with phase("PostgreSQL cluster + install crm_voip, sms (no demo data)", timings):
-            cluster.start()
-            suite_env.install_addons(cluster, database, "crm_voip,sms", log_path)
-        config.parse_config(
-            ["--addons-path", str(ROOT), "-d", database, *cluster.odoo_args, "--log-level",
-             "warn", "--logfile", str(log_path)]
-        )  # fmt: skip
+            bench.cluster.start()
+            bench.install("crm_voip,sms", log_path)
+        odoo = bench.load_odoo(log_path)
         from odoo.addons.crm_voip.providers import numbers
 
         CONTEXT["normalize"] = numbers.normalize
-        load_context(odoo, database, args)
+        load_context(odoo, bench.database, args)
         with phase("data generation (COPY) and index rebuild", timings):
-            generate(odoo, database, args)
-        results = run_lookups(odoo, database, args, timings)
-    finally:
-        with contextlib.suppress(Exception):
-            odoo.sql_db.close_all()
-        if cluster.external:
-            with contextlib.suppress(Exception):
-                cluster.psql(f'DROP DATABASE IF EXISTS "{database}"')
-        cluster.stop()
-    report(*results, timings, time.perf_counter() - wall)
+            generate(odoo, bench.database, args)
+        results = run_lookups(bench.database, args, timings)
+    report(*results, timings)
 
 
 if __name__ == "__main__":

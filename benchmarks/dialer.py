@@ -20,18 +20,12 @@ Run ``python3 benchmarks/dialer.py``; the last line is ``RESULT tick_ms_10k= tic
 """
 
 import argparse
-import os
-import pathlib
 import statistics
-import sys
 import time
 from datetime import datetime
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT))
-
-import suite_env  # noqa: E402
+import _common
+from _common import phase, say
 
 AGENTS = 20
 NOW = datetime(2030, 3, 5, 7, 30)
@@ -42,10 +36,6 @@ ZONES = (
     (5, "Asia/Vladivostok"),
     (5, "America/New_York"),
 )
-
-
-def say(message):
-    print(message, flush=True)
 
 
 def configure(env):
@@ -157,35 +147,18 @@ def main():
     parser.add_argument("--sizes", default="10000,100000")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
-    version = suite_env.check_odoo()
-    suite_env.ensure_python_dependencies()
-    say(f"Odoo {version}; {os.cpu_count()} CPUs")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    import odoo
-    import odoo.modules.registry
-    import odoo.sql_db
-    from odoo import SUPERUSER_ID, api
-    from odoo.tools import SQL, config
-
-    database = f"bench_dialer_{int(time.time())}"
-    log_dir = ROOT / ".test-logs"
-    log_dir.mkdir(exist_ok=True)
-    log_path = log_dir / "benchmark-dialer.log"
-    cluster = suite_env.PostgresCluster()
+    _common.prepare_odoo()
     results = {}
-    try:
-        started = time.perf_counter()
-        cluster.start()
-        suite_env.install_addons(cluster, database, "crm_voip_dialer", log_path)
-        say(f"install crm_voip_dialer (no demo): {time.perf_counter() - started:.0f} s")
-        config.parse_config(
-            ["--addons-path", str(ROOT), "-d", database, *cluster.odoo_args, "--log-level",
-             "warn", "--logfile", str(log_path)]
-        )  # fmt: skip
-        registry = odoo.modules.registry.Registry(database)
-        with registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+    with _common.OdooBench("dialer") as bench:
+        log_path = bench.log_path()
+        with phase("PostgreSQL cluster + install crm_voip_dialer (no demo data)"):
+            bench.cluster.start()
+            bench.install("crm_voip_dialer", log_path)
+        bench.load_odoo(log_path)
+        from odoo.tools import SQL
+
+        with _common.superuser_env(bench.database, tracking_disable=True) as env:
+            cr = env.cr
             users, provider = configure(env)
             cr.commit()
             offset = 0
@@ -212,9 +185,6 @@ def main():
                 plan = [row[0] for row in cr.fetchall()]
                 say("  " + plan[-1].strip())
                 cr.rollback()
-        odoo.sql_db.close_all()
-    finally:
-        cluster.stop()
     small, large = results.get(sizes[0]), results.get(sizes[-1])
     if small and large:
         say(f"ratio {sizes[-1]:,} / {sizes[0]:,}: {large / small:.2f}x (target <= 2x)")

@@ -51,7 +51,6 @@ import os
 import pathlib
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -59,15 +58,14 @@ import tempfile
 import time
 import urllib.request
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT))
+# _common first: it puts scripts/ (demo.py, suite_env.py) and the repository on sys.path.
+import _common
+from _common import fail, phase, say
+from demo import DEMO_DIDS, DEMO_NUMBERS  # the numbers and lines `make demo` calls from
+from suite_env import ensure_chromium
 
-import demo  # noqa: E402  (scripts/demo.py: the numbers and lines `make demo` calls from)
-import suite_env  # noqa: E402
-
-from vats_simulator import ZadarmaAccount, scenario_events  # noqa: E402
-from vats_simulator.transport import http_request, zadarma_request  # noqa: E402
+from vats_simulator import ZadarmaAccount, scenario_events
+from vats_simulator.transport import http_request, zadarma_request
 
 # The demo PBX account of crm_voip/demo/crm_voip_demo.xml, and the salesperson it rings.
 WEBHOOK_TOKEN = "demo-zadarma"
@@ -156,10 +154,6 @@ PAGE_PROBE = """
 """
 
 
-def say(message=""):
-    print(message, flush=True)
-
-
 # ---------------------------------------------------------------------------
 # Chromium over the DevTools protocol
 # ---------------------------------------------------------------------------
@@ -241,7 +235,7 @@ class CdpPage:
 def headless_chromium(binary):
     """Chromium in its own process group and throwaway profile; yields its first page."""
     profile = pathlib.Path(tempfile.mkdtemp(prefix="crm_voip_bench_chromium_"))
-    port = suite_env.free_port()
+    port = _common.free_port()
     process = subprocess.Popen(
         [
             binary,
@@ -259,7 +253,7 @@ def headless_chromium(binary):
         deadline = time.monotonic() + 30
         while page is None:
             if process.poll() is not None or time.monotonic() > deadline:
-                suite_env.fail("Chromium did not start (or exposed no page to DevTools)")
+                fail("Chromium did not start (or exposed no page to DevTools)")
             with contextlib.suppress(OSError, ValueError):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2) as r:
                     targets = [t for t in json.load(r) if t.get("type") == "page"]
@@ -273,22 +267,8 @@ def headless_chromium(binary):
             with contextlib.suppress(Exception):
                 page.call("Browser.close", timeout=5)
             page.close()
-        stop_process_group(process, grace=10)
+        _common.stop_process_group(process, grace=10)
         shutil.rmtree(profile, ignore_errors=True)
-
-
-def stop_process_group(process, grace):
-    """SIGTERM a process we started in its own session, SIGKILL its group if it lingers."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # children that outlived their parent
 
 
 # ---------------------------------------------------------------------------
@@ -296,79 +276,48 @@ def stop_process_group(process, grace):
 # ---------------------------------------------------------------------------
 
 
-def create_database(cluster, database, common):
-    say("-- installing crm_voip with its demo data in a new database (a minute or two) ...")
-    started = time.monotonic()
-    subprocess.run(
-        suite_env.odoo_command(
-            cluster, database, "-i", "crm_voip", "--stop-after-init", "--no-http", *common
-        ),
-        env=suite_env.odoo_environment(),
-        check=True,
-    )
-    anna = cluster.psql(
+def create_database(bench, log_path):
+    bench.install("crm_voip", log_path, demo=True)
+    anna = bench.cluster.psql(
         "SELECT e.extension FROM crm_voip_extension e JOIN res_users u ON u.id = e.user_id"
         f" WHERE u.login = '{LOGIN}'",
-        database=database,
+        database=bench.database,
     ).split()
     if EXTENSION not in anna:
-        suite_env.fail("the demo data is missing (anna, extension 101): was it installed?")
-    say(f"   installed in {time.monotonic() - started:.0f} s")
+        fail("the demo data is missing (anna, extension 101): was it installed?")
 
 
-def start_odoo(cluster, database, workers, common):
+def start_odoo(bench, workers, log_path):
     """Start the server; return ``(process, url for the browser, url for the webhooks, mode)``."""
-    http_port = suite_env.free_port()
-    arguments = [
-        "--http-interface",
-        "127.0.0.1",
-        "--http-port",
-        str(http_port),
+    http_port = _common.free_port()
+    options = [
         "--workers",
         str(workers),
         "--max-cron-threads",
         "0",
-        *common,
+        "--log-level",
+        "warn",
+        # Odoo's access log gives each webhook's query count and SQL time.
+        "--log-handler",
+        "werkzeug:INFO",
     ]
-    python, dash_m, odoo_module, *rest = suite_env.odoo_command(cluster, database, *arguments)
-    assert (dash_m, odoo_module) == ("-m", "odoo")
     http_url = f"http://127.0.0.1:{http_port}"
     if workers:
-        gevent_port = suite_env.free_port()
-        command = [
-            python,
-            str(ROOT / "benchmarks" / "odoo_server.py"),
-            *rest,
-            "--gevent-port",
-            str(gevent_port),
-        ]
+        gevent_port = _common.free_port()
+        process = bench.start_server(
+            http_port, *options, log_path=log_path, gevent_port=gevent_port
+        )
         browser_url = f"http://127.0.0.1:{gevent_port}"
+        if not _common.wait_for_http(f"{browser_url}/web/login", 180, process):
+            fail(f"Odoo's gevent process did not start; see {log_path}")
         mode = (
             f"prefork, --workers {workers} (webhooks: HTTP workers on :{http_port}; browser"
             f" and bus websocket: gevent process on :{gevent_port})"
         )
     else:
-        command = [python, dash_m, odoo_module, *rest]
+        process = bench.start_server(http_port, *options, log_path=log_path)
         browser_url = http_url
         mode = f"threaded, --workers 0 (webhooks, pages and bus websocket on :{http_port})"
-    process = subprocess.Popen(
-        command,
-        env=suite_env.odoo_environment(),
-        cwd=ROOT,
-        start_new_session=True,
-        stderr=subprocess.DEVNULL,  # Odoo logs to --logfile; this keeps shutdown noise away
-    )
-    for url in {http_url, browser_url}:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                return process, None, None, mode
-            status, *_rest = http_request("GET", f"{url}/web/login", timeout=5)
-            if status == 200:
-                break
-            if time.monotonic() > deadline:
-                return process, None, None, mode
-            time.sleep(0.5)
     return process, browser_url, f"{http_url}/crm_voip/webhook/{WEBHOOK_TOKEN}", mode
 
 
@@ -394,7 +343,7 @@ def open_web_client(page, base_url, database, focused):
         f" {credentials}}})}}).then((r) => r.json()).then((r) => r.result && r.result.uid)"
     )
     if not uid:
-        suite_env.fail(f"could not log in as {LOGIN}")
+        fail(f"could not log in as {LOGIN}")
     page.call("Page.navigate", url=f"{base_url}/odoo")
     # The first visit builds the asset bundles: slow on a busy machine.
     page.wait_for(
@@ -436,8 +385,8 @@ class Pbx:
         self.count = 0
 
     def new_call(self):
-        caller = demo.DEMO_NUMBERS[self.count % len(demo.DEMO_NUMBERS)]
-        did = demo.DEMO_DIDS[self.count % len(demo.DEMO_DIDS)]
+        caller = DEMO_NUMBERS[self.count % len(DEMO_NUMBERS)]
+        did = DEMO_DIDS[self.count % len(DEMO_DIDS)]
         self.count += 1
         events = scenario_events(
             "zadarma",
@@ -535,7 +484,7 @@ def run_calls(page, pbx, args):
         # The first one also waits for the bus subscription of the freshly opened tab.
         timings = play_call(page, pbx, seen, 30000 if index == 0 else args.timeout * 1000)
         if timings["popup"] is None:
-            suite_env.fail("a warm-up call produced no popup: the bus does not reach the tab")
+            fail("a warm-up call produced no popup: the bus does not reach the tab")
         seen += 1
         time.sleep(args.pause)
     say(f"-- {args.calls} measured calls, one at a time ...")
@@ -556,7 +505,7 @@ def run_calls(page, pbx, args):
     return results
 
 
-def main():  # noqa: C901 - one straight sequence of set-up, measurement and report
+def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="measured calls (default 200)")
     parser.add_argument("--warmup", type=int, default=3, help="calls not counted (default 3)")
@@ -579,44 +528,28 @@ def main():  # noqa: C901 - one straight sequence of set-up, measurement and rep
     wall_started = time.monotonic()
     load_before = os.getloadavg()[0]
 
-    version = suite_env.check_odoo()
-    suite_env.ensure_python_dependencies()
-    chromium_binary = suite_env.ensure_chromium()
-    say(f"Odoo {version}; {args.calls} incoming calls, webhook -> popup in headless Chromium")
-    database = f"crm_voip_bench_popup_{os.getpid()}"
-    data_dir = pathlib.Path(tempfile.mkdtemp(prefix="crm_voip_bench_popup_"))
-    log_file = data_dir / "odoo.log"
-    common = ["--data-dir", str(data_dir), "--logfile", str(log_file), "--log-level", "warn"]
-    server = None
-    with suite_env.postgres() as cluster:
-        try:
-            create_database(cluster, database, common)
-            # Odoo's access log gives each webhook's query count and SQL time.
-            common += ["--log-handler", "werkzeug:INFO"]
-            server, browser_url, webhook_url, mode = start_odoo(
-                cluster, database, args.workers, common
+    _common.prepare_odoo()
+    chromium_binary = ensure_chromium()
+    say(f"{args.calls} incoming calls, webhook -> popup in headless Chromium")
+    with _common.OdooBench("popup") as bench:
+        bench.cluster.start()
+        with phase("install crm_voip with its demo data in a new database (a minute or two)"):
+            create_database(bench, bench.log_path("install"))
+        server_log = bench.log_path("server")
+        server, browser_url, webhook_url, mode = start_odoo(bench, args.workers, server_log)
+        say(f"-- Odoo server pid {server.pid}: {mode}")
+        with headless_chromium(chromium_binary) as page:
+            say(f"-- Chromium: logging in as {LOGIN} and opening /odoo ...")
+            started = time.monotonic()
+            tab = open_web_client(page, browser_url, bench.database, not args.unfocused)
+            say(
+                f"   web client ready, bus connected in {time.monotonic() - started:.0f} s;"
+                f" tab {tab}"
             )
-            if browser_url is None:
-                suite_env.fail(f"Odoo did not start; see {log_file}")
-            say(f"-- Odoo server pid {server.pid}: {mode}")
-            with headless_chromium(chromium_binary) as page:
-                say(f"-- Chromium: logging in as {LOGIN} and opening /odoo ...")
-                started = time.monotonic()
-                tab = open_web_client(page, browser_url, database, not args.unfocused)
-                say(
-                    f"   web client ready, bus connected in {time.monotonic() - started:.0f} s;"
-                    f" tab {tab}"
-                )
-                offset_before = clock_offset(page)
-                results = run_calls(page, Pbx(webhook_url), args)
-                offset_after = clock_offset(page)
-            server_times = webhook_server_times(log_file, args.warmup)
-        finally:
-            if server is not None:
-                stop_process_group(server, grace=30)
-            if cluster.external:
-                cluster.psql(f'DROP DATABASE IF EXISTS "{database}"')
-            shutil.rmtree(data_dir, ignore_errors=True)
+            offset_before = clock_offset(page)
+            results = run_calls(page, Pbx(webhook_url), args)
+            offset_after = clock_offset(page)
+        server_times = webhook_server_times(server_log, args.warmup)
 
     shown = [t for t in results if t["popup"] is not None]
     lost = len(results) - len(shown)

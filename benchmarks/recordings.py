@@ -31,22 +31,15 @@ line is ``RESULT mb_per_s=<float> peak_mb=<float>``.
 import argparse
 import hashlib
 import json
-import os
-import pathlib
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT))
+import _common
+from _common import fail, phase, say
+from suite_env import odoo_environment, python_executable
 
-import suite_env  # noqa: E402
-
-from vats_simulator import Simulator, ZadarmaAccount  # noqa: E402
+from vats_simulator import Simulator, ZadarmaAccount
 
 API_KEY = "bench-key"
 API_SECRET = "bench-secret"
@@ -96,39 +89,9 @@ print(json.dumps({"provider_id": provider.id}))
 """
 
 
-def say(message=""):
-    print(message, flush=True)
-
-
-def proc_status(pid):
-    """``VmRSS`` and ``VmHWM`` (peak RSS) of a process, in MiB."""
-    values = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0]) / 1024  # kB -> MiB
-    return values
-
-
-def wait_for_http(url, timeout, process):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.5)
-    return False
-
-
-def states(cluster, database):
-    rows = cluster.psql(
-        "SELECT state, count(*) FROM crm_voip_recording GROUP BY state", database=database
+def states(bench):
+    rows = bench.cluster.psql(
+        "SELECT state, count(*) FROM crm_voip_recording GROUP BY state", database=bench.database
     )
     return {state: int(count) for state, count in (r.split("|") for r in rows.split() if r)}
 
@@ -143,66 +106,33 @@ def main():
     args = parser.parse_args()
     size = int(args.size_mb * MB)
 
-    version = suite_env.check_odoo()
-    say(f"Odoo {version}; {args.count} recordings of {size / MB:g} MB through the simulator")
-    suite_env.ensure_python_dependencies()
-    env = suite_env.odoo_environment()
-    database = f"crm_voip_bench_rec_{os.getpid()}"
-    data_dir = pathlib.Path(tempfile.mkdtemp(prefix="crm_voip_bench_rec_"))
-    log_file = data_dir / "odoo.log"
-    server = None
+    _common.prepare_odoo()
+    say(f"{args.count} recordings of {size / MB:g} MB through the simulator")
     sim = Simulator(
         zadarma=ZadarmaAccount("http://127.0.0.1:9/unused", API_KEY, API_SECRET, "UTC"),
         recording_size=size,
         recording_format="mp3",
     ).start()
-    with suite_env.postgres() as cluster:
+    with _common.OdooBench("recordings") as bench:
         try:
-            common = ["--data-dir", str(data_dir), "--logfile", str(log_file)]
-            say("-- installing crm_voip in a new database (about a minute) ...")
-            started = time.monotonic()
-            subprocess.run(
-                suite_env.odoo_command(
-                    cluster,
-                    database,
-                    "-i",
-                    "crm_voip",
-                    "--without-demo",
-                    "all",
-                    "--stop-after-init",
-                    "--no-http",
-                    *common,
-                ),
-                env=env,
-                check=True,
-            )
-            say(f"   installed in {time.monotonic() - started:.0f} s")
+            bench.cluster.start()
+            with phase("install crm_voip in a new database (about a minute)"):
+                bench.install("crm_voip", bench.log_path("install"))
 
-            port = suite_env.free_port()
-            server = subprocess.Popen(
-                suite_env.odoo_command(
-                    cluster,
-                    database,
-                    "--http-interface",
-                    "127.0.0.1",
-                    "--http-port",
-                    str(port),
-                    "--workers",
-                    "0",
-                    "--max-cron-threads",
-                    "1",
-                    "--log-level",
-                    "info",
-                    *common,
-                ),
-                env=env,
-                # Odoo logs to --logfile; this keeps its shutdown noise off the report.
-                stderr=subprocess.DEVNULL,
+            server_log = bench.log_path("server")
+            server = bench.start_server(
+                _common.free_port(),
+                "--workers",
+                "0",
+                "--max-cron-threads",
+                "1",
+                "--log-level",
+                "info",
+                log_path=server_log,
+                ready="/web/health",
             )
-            if not wait_for_http(f"http://127.0.0.1:{port}/web/health", 120, server):
-                suite_env.fail(f"Odoo did not start; see {log_file}")
             time.sleep(2)  # let the cron thread LISTEN before the trigger's NOTIFY
-            before = proc_status(server.pid)
+            before = _common.memory_mib(server.pid)
             say(
                 f"-- Odoo server pid {server.pid} ready: RSS {before['VmRSS']:.0f} MB, "
                 f"peak so far {before['VmHWM']:.0f} MB"
@@ -217,26 +147,16 @@ def main():
             say(f"-- logging {args.count} recorded calls (as the webhooks would) ...")
             started = time.monotonic()
             job = {
-                "database": database,
-                "odoo_args": [
-                    "--addons-path",
-                    str(suite_env.ROOT),
-                    "-d",
-                    database,
-                    *cluster.odoo_args,
-                    "--data-dir",
-                    str(data_dir),
-                    "--log-level",
-                    "warn",
-                ],
+                "database": bench.database,
+                "odoo_args": bench.odoo_args("--log-level", "warn"),
                 "base_url": sim.base_url,
                 "api_key": API_KEY,
                 "api_secret": API_SECRET,
                 "recordings": recordings,
             }
             subprocess.run(
-                [suite_env.python_executable(), "-c", SEED_SCRIPT, json.dumps(job)],
-                env=env,
+                [python_executable(), "-c", SEED_SCRIPT, json.dumps(job)],
+                env=odoo_environment(),
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
@@ -246,30 +166,30 @@ def main():
             samples = []
             last_report = triggered
             while True:
-                counts = states(cluster, database)
+                counts = states(bench)
                 finished = counts.get("done", 0) + counts.get("failed", 0)
                 now = time.monotonic()
-                samples.append(proc_status(server.pid)["VmRSS"])
+                samples.append(_common.memory_mib(server.pid)["VmRSS"])
                 if now - last_report >= 5:
                     say(f"   {now - triggered:5.1f} s: {counts}")
                     last_report = now
                 if finished >= args.count:
                     break
                 if now - triggered > args.timeout:
-                    suite_env.fail(f"timeout: {counts} after {args.timeout} s")
+                    fail(f"timeout: {counts} after {args.timeout} s")
                 if server.poll() is not None:
-                    suite_env.fail(f"the Odoo server stopped; see {log_file}")
+                    fail(f"the Odoo server stopped; see {server_log}")
                 time.sleep(0.5)
             elapsed = time.monotonic() - triggered
-            after = proc_status(server.pid)
+            after = _common.memory_mib(server.pid)
 
             say("-- checking every stored file against the simulator's bytes ...")
-            rows = cluster.psql(
+            rows = bench.cluster.psql(
                 "SELECT r.recording_ref, r.state, r.checksum, r.file_size, a.store_fname"
                 " FROM crm_voip_recording r LEFT JOIN ir_attachment a ON a.id = r.attachment_id",
-                database=database,
+                database=bench.database,
             ).split()
-            filestore = data_dir / "filestore" / database
+            filestore = bench.data_dir / "filestore" / bench.database
             bad = 0
             stored_bytes = 0
             for row in rows:
@@ -287,19 +207,9 @@ def main():
                 bad += not ok
                 stored_bytes += int(file_size or 0) if ok else 0
             downloads = [r for r in sim.requests if r.path.startswith("/v1/pbx/record/download/")]
-            counts = states(cluster, database)
+            counts = states(bench)
         finally:
-            if server is not None and server.poll() is None:
-                server.terminate()
-                try:
-                    server.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
             sim.stop()
-            if cluster.external:
-                cluster.psql(f'DROP DATABASE IF EXISTS "{database}"')
-            shutil.rmtree(data_dir, ignore_errors=True)
 
     mb = stored_bytes / MB
     mb_per_s = mb / elapsed if elapsed else 0.0

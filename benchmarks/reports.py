@@ -31,21 +31,15 @@ Each timing is the median of 3 runs after a warm-up run. Run
 """
 
 import argparse
-import os
 import pathlib
 import resource
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import suite_env  # noqa: E402
+import _common
+from _common import phase, say
 
 USERS = 40
 TEAMS = 5
@@ -54,10 +48,6 @@ LEADS = 100_000
 DAYS = 730
 EXPORT_ROWS = 100_000
 RUNS = 3
-
-
-def say(message=""):
-    print(message, flush=True)
 
 
 def timed(function, runs=RUNS):
@@ -76,19 +66,15 @@ def timed(function, runs=RUNS):
 # ---------------------------------------------------------------------------
 
 
-def seed(registry, calls):
+def seed(database, calls):
     """Salespeople, teams, lines, clients and deals through the ORM or SQL, then the
     calls with one INSERT ... SELECT FROM generate_series."""
-    from odoo import SUPERUSER_ID, api
     from odoo.fields import Command
     from odoo.tools import SQL
 
-    with registry.cursor() as cr:
-        env = api.Environment(
-            cr,
-            SUPERUSER_ID,
-            {"tracking_disable": True, "mail_create_nolog": True, "no_reset_password": True},
-        )
+    context = {"tracking_disable": True, "mail_create_nolog": True, "no_reset_password": True}
+    with _common.superuser_env(database, **context) as env:
+        cr = env.cr
         company = env.ref("base.main_company")
         company.country_id = env.ref("base.ru")
         salesman = env.ref("sales_team.group_sale_salesman")
@@ -201,15 +187,7 @@ def seed(registry, calls):
         )
         first_lead = min(row[0] for row in cr.fetchall())
         # The call log: indexes rebuilt once after the load rather than row by row.
-        cr.execute(
-            SQL(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'crm_voip_call'"
-                " AND indexname NOT IN ('crm_voip_call_pkey', 'crm_voip_call_provider_call_unique')"
-            )
-        )
-        indexes = cr.fetchall()
-        for name, _definition in indexes:
-            cr.execute(SQL("DROP INDEX %s", SQL.identifier(name)))
+        indexes = _common.drop_indexes(cr, ["crm_voip_call"])
         cr.execute(SQL("SET maintenance_work_mem = '512MB'"))
         cr.execute(SQL("SELECT setseed(0.42)"))
         lines = provider.line_ids
@@ -290,12 +268,7 @@ def seed(registry, calls):
             )
         )
         cr.execute(SQL("SET session_replication_role = DEFAULT"))
-        for _name, definition in indexes:
-            # The server's own index definitions, read back from pg_indexes above.
-            cr.execute(SQL(definition))
-        cr.commit()
-    with registry.cursor() as cr:
-        suite_env.vacuum_analyze(cr, ("crm_voip_call", "res_partner", "crm_lead"))
+        _common.rebuild_indexes(cr, indexes, ("crm_voip_call", "res_partner", "crm_lead"), "512MB")
 
 
 # ---------------------------------------------------------------------------
@@ -332,17 +305,6 @@ def naive_load(calls):
     return {
         key: (total, answered, 100.0 * answered / total) for key, (total, answered) in cells.items()
     }
-
-
-def memory_mb():
-    """(resident, peak resident) of this process in MiB."""
-    values = {}
-    with open("/proc/self/status") as status:
-        for line in status:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0]) / 1024
-    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
 
 
 def reset_peak_memory():
@@ -398,12 +360,12 @@ def measure(registry, database):
         domain = [("call_id", ">=", first), ("call_id", "<", first + EXPORT_ROWS)]
         path = pathlib.Path(tempfile.mkdtemp(prefix="crm_voip_bench_xlsx_")) / "calls.xlsx"
         CallReportWorkbook(report, [("call_id", "<", first + 1000)]).write(str(path))  # warm-up
-        rss_before, _ = memory_mb()
+        rss_before = _common.memory_mib()["VmRSS"]
         exact_peak = reset_peak_memory()
         started = time.perf_counter()
         rows = CallReportWorkbook(report, domain).write(str(path))
         figures["xlsx_s"] = time.perf_counter() - started
-        __, peak = memory_mb()
+        peak = _common.memory_mib()["VmHWM"]
         if not exact_peak:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         # Again, counting every byte Python allocates for it (slower: not timed).
@@ -436,62 +398,28 @@ def main():
     parser.add_argument("--calls", type=int, default=5_000_000, help="calls (default 5M)")
     args = parser.parse_args()
 
-    version = suite_env.check_odoo()
-    say(f"Odoo {version}; {args.calls:,} calls")
-    suite_env.ensure_python_dependencies()
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    database = f"crm_voip_bench_reports_{os.getpid()}"
-    data_dir = pathlib.Path(tempfile.mkdtemp(prefix="crm_voip_bench_reports_"))
-    log_file = data_dir / "odoo.log"
-    env = suite_env.odoo_environment()
-    with suite_env.postgres() as cluster:
-        common = ["--data-dir", str(data_dir), "--logfile", str(log_file)]
-
-        def install(module):
-            started = time.monotonic()
-            subprocess.run(
-                suite_env.odoo_command(
-                    cluster,
-                    database,
-                    "-i",
-                    module,
-                    "--without-demo",
-                    "all",
-                    "--stop-after-init",
-                    "--no-http",
-                    *common,
-                ),
-                env=env,
-                check=True,
-            )
-            return time.monotonic() - started
-
-        say("-- installing crm_voip in a new database ...")
-        say(f"   installed in {install('crm_voip'):.0f} s")
-
-        import odoo
-        from odoo.tools import config
-
-        config.parse_config(
-            ["--addons-path", str(ROOT), "-d", database, *cluster.odoo_args, *common]
-        )
-        say(f"-- writing {args.calls:,} calls with generate_series ...")
-        started = time.monotonic()
-        seed(odoo.modules.registry.Registry(database), args.calls)
-        seeded = time.monotonic() - started
-        say(f"   written in {seeded:.0f} s (indexes rebuilt, VACUUM ANALYZE included)")
-
-        say("-- installing crm_voip_reports on it (call-backs linked, past days summed up) ...")
-        installed = install("crm_voip_reports")
-        say(f"   installed in {installed:.0f} s")
-        registry = odoo.modules.registry.Registry.new(database)
-        figures = measure(registry, database)
-        size = cluster.psql(
-            "SELECT pg_size_pretty(pg_total_relation_size('crm_voip_call'))", database=database
+    _common.prepare_odoo()
+    say(f"{args.calls:,} calls")
+    with _common.OdooBench("reports") as bench:
+        log_path = bench.log_path()
+        bench.cluster.start()
+        with phase("install crm_voip in a new database"):
+            bench.install("crm_voip", log_path)
+        odoo = bench.load_odoo(log_path)
+        with phase(f"write {args.calls:,} calls with generate_series, indexes, VACUUM ANALYZE"):
+            seed(bench.database, args.calls)
+        with phase(
+            "install crm_voip_reports on it (call-backs linked, past days summed up)"
+        ) as step:
+            bench.install("crm_voip_reports", log_path)
+        installed = step.seconds
+        registry = odoo.modules.registry.Registry.new(bench.database)
+        figures = measure(registry, bench.database)
+        size = bench.cluster.psql(
+            "SELECT pg_size_pretty(pg_total_relation_size('crm_voip_call'))",
+            database=bench.database,
         ).strip()
-        registry.delete(database)
-    shutil.rmtree(data_dir, ignore_errors=True)
+        registry.delete(bench.database)
 
     total = figures["total"]
     say("")

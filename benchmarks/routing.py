@@ -34,23 +34,16 @@ figures on the same line.
 """
 
 import argparse
-import contextlib
 import io
-import os
-import pathlib
 import random
 import re
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT))
+import _common
+from _common import Timings, percentile, phase, say
 
-import suite_env  # noqa: E402
+from vats_simulator import Simulator, ZadarmaAccount
 
 SEED = 20240115
 CHUNK = 100_000
@@ -60,66 +53,17 @@ WEBHOOK_TOKEN = "bench-routing-token"
 API_KEY = "bench-key"
 API_SECRET = "bench-secret"
 PARTNER_COLUMNS = (
-    "id",
-    "name",
-    "complete_name",
-    "type",
-    "active",
-    "is_company",
-    "partner_share",
-    "parent_id",
-    "commercial_partner_id",
-    "country_id",
-    "user_id",
-    "lang",
-    "phone",
-    "crm_voip_phone_e164",
-    "create_uid",
-    "write_uid",
-    "create_date",
-    "write_date",
-)
+    *_common.CONTACT_COLUMNS, "country_id", "user_id", "lang", "phone", "crm_voip_phone_e164",
+    *_common.AUDIT_COLUMNS,
+)  # fmt: skip
 LEAD_COLUMNS = (
-    "id",
-    "name",
-    "type",
-    "active",
-    "company_id",
-    "team_id",
-    "stage_id",
-    "user_id",
-    "partner_id",
-    "probability",
-    "priority",
-    "create_uid",
-    "write_uid",
-    "create_date",
-    "write_date",
-    "date_open",
+    "id", "name", "type", "active", "company_id", "team_id", "stage_id", "user_id",
+    "partner_id", "probability", "priority", *_common.AUDIT_COLUMNS, "date_open",
     "date_last_stage_update",
-)
+)  # fmt: skip
 WEBHOOK_LINE = re.compile(
     r'"POST /crm_voip/webhook/\S+ HTTP/1\.[01]" (\d+) - (\d+) ([\d.]+) ([\d.]+)'
 )
-
-
-def say(message=""):
-    print(message, flush=True)
-
-
-@contextlib.contextmanager
-def phase(name, timings):
-    say(f"-- {name} ...")
-    started = time.perf_counter()
-    yield
-    elapsed = time.perf_counter() - started
-    timings.append((name, elapsed))
-    say(f"   {name}: {elapsed:.1f} s")
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def summary(values):
@@ -160,14 +104,12 @@ def owner_of(i, salespeople):
 # ---------------------------------------------------------------------------
 
 
-def configure(odoo, database, args):
+def configure(database, args):
     """Users, team, PBX account, calendars and the 50 rules, through the ORM."""
-    from odoo import SUPERUSER_ID, api
     from odoo.fields import Command
 
-    registry = odoo.modules.registry.Registry(database)
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+    with _common.superuser_env(database, tracking_disable=True) as env:
+        cr = env.cr
         company = env.ref("base.main_company")
         ru = env.ref("base.ru")
         company.country_id = ru
@@ -347,7 +289,6 @@ def configure(odoo, database, args):
         cr.execute("SELECT now() AT TIME ZONE 'UTC'")
         ids["now"] = cr.fetchone()[0].replace(microsecond=0)
         cr.commit()
-    registry.delete(database)
     say(
         f"   {SALESPEOPLE} salespeople in one team, {len(ids['routes'])} rules, "
         f"{len(ids['lines'])} lines"
@@ -355,38 +296,18 @@ def configure(odoo, database, args):
     return ids
 
 
-def _value(value):
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    return str(value)
-
-
 def partner_rows(start, end, ids):
     """Blocks of ten: a company, three of its employees, six individuals."""
     base, now, country = ids["partner_base"], ids["now"], ids["country"]
     out = io.StringIO()
     for i in range(start, end):
-        pid, role, block = base + i, i % 10, i - i % 10
-        if role == 0:
-            name = complete = f"Company {i}"
-            is_company, parent, commercial = True, None, pid
-        elif role <= 3:
-            name, complete = f"Person {i}", f"Company {block}, Person {i}"
-            is_company, parent, commercial = False, base + block, base + block
-        else:
-            name = complete = f"Person {i}"
-            is_company, parent, commercial = False, None, pid
-        user = owner_of(i, ids["salespeople"]) if role == 0 or role > 3 else None
+        user = owner_of(i, ids["salespeople"]) if commercial_index(i) == i else None
         e164 = partner_e164(i)
         row = (
-            pid, name, complete, "contact", True, is_company, True, parent, commercial, country,
-            user, "en_US", formatted(e164), e164, 1, 1, now, now,
+            *_common.contact_identity(i, base), country, user, "en_US", formatted(e164), e164,
+            1, 1, now, now,
         )  # fmt: skip
-        out.write("\t".join(map(_value, row)) + "\n")
+        out.write(_common.copy_line(row))
     return out.getvalue()
 
 
@@ -414,32 +335,15 @@ def lead_rows(indexes, ids):
             ids["lead_base"] + j, f"Deal {j}", "opportunity", True, ids["company"], ids["team"],
             ids["stage"], user, ids["partner_base"] + i, 10, "0", 1, 1, now, now, now, now,
         )  # fmt: skip
-        out.write("\t".join(map(_value, row)) + "\n")
+        out.write(_common.copy_line(row))
     return out.getvalue()
-
-
-def droppable_indexes(cr, table):
-    cr.execute(
-        """
-        SELECT i.relname, pg_get_indexdef(i.oid)
-          FROM pg_index x
-          JOIN pg_class i ON i.oid = x.indexrelid
-          JOIN pg_class t ON t.oid = x.indrelid
-         WHERE t.relname = %s
-           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
-        """,
-        (table,),
-    )
-    return cr.fetchall()
 
 
 def generate(odoo, database, args, ids):
     """COPY the contacts and opportunities, tag VIPs, block numbers; rebuild indexes."""
     leads = unowned_commercials(args.partners, ids, args.opportunities)
     with odoo.sql_db.db_connect(database).cursor() as cr:
-        saved = droppable_indexes(cr, "res_partner") + droppable_indexes(cr, "crm_lead")
-        for name, _definition in saved:
-            cr.execute(f'DROP INDEX "{name}"')
+        saved = _common.drop_indexes(cr, ("res_partner", "crm_lead"))
         started = time.perf_counter()
         for start in range(0, args.partners, CHUNK):
             text = partner_rows(start, min(start + CHUNK, args.partners), ids)
@@ -471,30 +375,17 @@ def generate(odoo, database, args, ids):
             f"{args.partners // 100:,} VIP tags, {args.blocked:,} blocked numbers "
             f"written in {time.perf_counter() - started:.1f} s"
         )
-        started = time.perf_counter()
-        cr.execute("SET maintenance_work_mem = '1GB'")
-        for _name, definition in saved:
-            cr.execute(definition)
-        cr.commit()
-        suite_env.vacuum_analyze(
-            cr, ("res_partner", "crm_lead", "res_partner_res_partner_category_rel")
-        )
-        say(
-            f"   {len(saved)} indexes rebuilt and VACUUM ANALYZE run in "
-            f"{time.perf_counter() - started:.1f} s"
+        _common.rebuild_indexes(
+            cr, saved, ("res_partner", "crm_lead", "res_partner_res_partner_category_rel")
         )
     odoo.sql_db.close_all()
     return leads, blocked
 
 
-def orm_check(odoo, database, ids):
+def orm_check(database, ids):
     """The stored E.164 column equals what the ORM computes, on a sample."""
-    from odoo import SUPERUSER_ID, api
-
-    registry = odoo.modules.registry.Registry(database)
     rng = random.Random(SEED)
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
+    with _common.superuser_env(database) as env:
         partners = env["res.partner"].browse(
             sorted({ids["partner_base"] + rng.randrange(ids["n_partners"]) for _ in range(300)})
         )
@@ -504,23 +395,8 @@ def orm_check(odoo, database, ids):
         with env.protecting([field], partners):
             partners._compute_crm_voip_e164()
             mismatched = sum(p.crm_voip_phone_e164 != stored[p.id] for p in partners)
-        cr.rollback()
-    registry.delete(database)
+        env.cr.rollback()
     say(f"   {len(partners)} contacts recomputed by the ORM, {mismatched} differ from the rows")
-
-
-def wait_for_http(url, timeout, process):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.5)
-    return False
 
 
 def is_vip(i):
@@ -582,17 +458,11 @@ def play(sim, calls, dids):
     return results
 
 
-def set_rules_active(odoo, database, ids, active):
-    from odoo import SUPERUSER_ID, api
-
-    registry = odoo.modules.registry.Registry(database)
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {})
+def set_rules_active(database, ids, active):
+    with _common.superuser_env(database) as env:
         env["crm.voip.route"].with_context(active_test=False).browse(ids["routes"]).write(
             {"active": active}
         )
-        cr.commit()
-    registry.delete(database)
 
 
 def decision_times(odoo, database, call_ids):
@@ -626,7 +496,7 @@ def request_queries(log_path, skip_lines):
     return starts, len(lines)
 
 
-def main():  # noqa: C901 - one linear script, phase after phase
+def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partners", type=int, default=1_000_000)
     parser.add_argument("--opportunities", type=int, default=100_000)
@@ -635,66 +505,34 @@ def main():  # noqa: C901 - one linear script, phase after phase
     parser.add_argument("--baseline-calls", type=int, default=300, help="timed calls, no rules")
     parser.add_argument("--warmup", type=int, default=60)
     args = parser.parse_args()
-    wall = time.perf_counter()
-    timings = []
-
-    with phase("prerequisites", timings):
-        version = suite_env.check_odoo()
-        suite_env.ensure_python_dependencies()
-        say(f"   Odoo {version}; {os.cpu_count()} CPUs")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    import odoo
-    import odoo.modules.registry
-    import odoo.sql_db
-    from odoo.tools import config
-
-    from vats_simulator import Simulator, ZadarmaAccount
-
-    database = f"bench_routing_{int(time.time())}"
-    log_dir = ROOT / ".test-logs"
-    log_dir.mkdir(exist_ok=True)
-    install_log = log_dir / "benchmark-routing-install.log"
-    server_log = log_dir / "benchmark-routing-server.log"
-    cluster = suite_env.PostgresCluster()
-    server = None
-    try:
+    timings = Timings()
+    _common.prepare_odoo(timings)
+    with _common.OdooBench("routing") as bench:
+        database = bench.database
+        install_log = bench.log_path("install")
         with phase("PostgreSQL cluster + install crm_voip, crm_voip_routing (no demo)", timings):
-            cluster.start()
-            suite_env.install_addons(cluster, database, "crm_voip,crm_voip_routing", install_log)
-        config.parse_config(
-            ["--addons-path", str(ROOT), "-d", database, *cluster.odoo_args, "--log-level",
-             "warn", "--logfile", str(install_log)]
-        )  # fmt: skip
+            bench.cluster.start()
+            bench.install("crm_voip,crm_voip_routing", install_log)
+        odoo = bench.load_odoo(install_log)
         with phase("configuration: salespeople, team, PBX account, 50 rules", timings):
-            ids = configure(odoo, database, args)
+            ids = configure(database, args)
             ids["n_partners"] = args.partners
         with phase("data generation (COPY) and index rebuild", timings):
             _leads, blocked = generate(odoo, database, args, ids)
-            orm_check(odoo, database, ids)
-        port = suite_env.free_port()
+            orm_check(database, ids)
+        port = _common.free_port()
+        server_log = bench.log_path("server")
         with phase("Odoo HTTP server", timings):
-            server = subprocess.Popen(
-                suite_env.odoo_command(
-                    cluster,
-                    database,
-                    "--http-interface",
-                    "127.0.0.1",
-                    "--http-port",
-                    str(port),
-                    "--workers",
-                    "0",
-                    "--max-cron-threads",
-                    "0",
-                    "--log-level",
-                    "info",
-                    "--logfile",
-                    str(server_log),
-                ),
-                env=suite_env.odoo_environment(),
+            bench.start_server(
+                port,
+                "--workers",
+                "0",
+                "--max-cron-threads",
+                "0",
+                "--log-level",
+                "info",
+                log_path=server_log,
             )
-            if not wait_for_http(f"http://127.0.0.1:{port}/web/login", 180, server):
-                suite_env.fail(f"Odoo did not start, see {server_log}")
         url = f"http://127.0.0.1:{port}/crm_voip/webhook/{WEBHOOK_TOKEN}"
         sim = Simulator(zadarma=ZadarmaAccount(url, API_KEY, API_SECRET, "Europe/Moscow"))
         dids = [f"7495120{n:04d}" for n in range(5)]  # lines 0-4: no rule is about them
@@ -709,7 +547,7 @@ def main():  # noqa: C901 - one linear script, phase after phase
             results = play(sim, calls, dids)
         starts, skip = request_queries(server_log, skip)
         with phase(f"baseline: {args.baseline_calls} calls with every rule archived", timings):
-            set_rules_active(odoo, database, ids, False)
+            set_rules_active(database, ids, False)
             baseline_calls = build_calls(
                 argparse.Namespace(partners=args.partners, calls=args.baseline_calls),
                 ids,
@@ -717,26 +555,13 @@ def main():  # noqa: C901 - one linear script, phase after phase
                 SEED + 3,
             )
             baseline = play(sim, baseline_calls, dids)
-            set_rules_active(odoo, database, ids, True)
+            set_rules_active(database, ids, True)
         decisions, log_lines = decision_times(odoo, database, [r["call_id"] for r in results])
-    finally:
-        if server is not None and server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        with contextlib.suppress(Exception):
-            odoo.sql_db.close_all()
-        if cluster.external:
-            with contextlib.suppress(Exception):
-                cluster.psql(f'DROP DATABASE IF EXISTS "{database}"')
-        cluster.stop()
 
-    report(args, results, baseline, decisions, log_lines, starts, timings, wall)
+    report(args, results, baseline, decisions, log_lines, starts, timings)
 
 
-def report(args, results, baseline, decisions, log_lines, starts, timings, wall):
+def report(args, results, baseline, decisions, log_lines, starts, timings):
     failed = [r for r in results if r["status"] != 200]
     all_ms = [r["ms"] for r in results]
     say()
@@ -771,8 +596,8 @@ def report(args, results, baseline, decisions, log_lines, starts, timings, wall)
         f"rejected: {correct}/{len(checked)}"
     )
     say(f"non-200 answers: {len(failed)}")
-    say("phases: " + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in timings))
-    say(f"wall time: {time.perf_counter() - wall:.0f} s")
+    say(timings.summary())
+    say(f"wall time: {timings.wall():.0f} s")
     p50, p95 = statistics.median(all_ms), percentile(all_ms, 0.95)
     extra = (
         f" p99_ms={percentile(all_ms, 0.99):.2f}"

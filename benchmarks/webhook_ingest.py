@@ -36,32 +36,25 @@ Run ``python3 benchmarks/webhook_ingest.py`` (``--help`` for the knobs); the las
 import argparse
 import collections
 import concurrent.futures
-import contextlib
 import http.client
 import os
 import pathlib
 import queue
 import random
 import re
-import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT))
+import _common
+from _common import Timings, percentile, phase, say
 
-import suite_env  # noqa: E402
-
-from vats_simulator import GenericAccount, Simulator, ZadarmaAccount  # noqa: E402
-from vats_simulator.scenarios import build_plan  # noqa: E402
-from vats_simulator.transport import generic_request, http_request, zadarma_request  # noqa: E402
+from vats_simulator import GenericAccount, Simulator, ZadarmaAccount
+from vats_simulator.scenarios import build_plan
+from vats_simulator.transport import generic_request, zadarma_request
 
 SEED = 4242
 ZADARMA_KEY, ZADARMA_SECRET = "bench-key", "bench-zadarma-secret"
@@ -81,10 +74,6 @@ MIX = {
     "outgoing+recording": ("outgoing", {"record": True}, 2),
 }
 FINAL_STATE = {"answered": "done", "busy": "busy", "no_answer": "missed", "cancel": "missed"}
-
-
-def say(message=""):
-    print(message, flush=True)
 
 
 # ---------------------------------------------------------------------------
@@ -259,12 +248,9 @@ def configure(odoo, database, rest_url, n_partners):
 
     Returns ``(user id by extension, partner id by number)``.
     """
-    from odoo import SUPERUSER_ID, api
     from odoo.fields import Command
 
-    registry = odoo.modules.registry.Registry(database)
-    with registry.cursor() as cr:
-        env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+    with _common.superuser_env(database, tracking_disable=True) as env:
         russia = env.ref("base.ru")
         company = env.ref("base.main_company")
         company.country_id = russia
@@ -334,70 +320,8 @@ def configure(odoo, database, rest_url, n_partners):
             {ext: user.id for ext, user in users.items()},
             dict(zip(numbers, partners.ids, strict=True)),
         )
-    registry.delete(database)
     odoo.sql_db.close_all()
     return result
-
-
-def start_server(cluster, database, port, log_path):
-    """``python3 benchmarks/odoo_server.py`` rather than ``-m odoo``: see that file."""
-    python, dash_m, odoo_module, *arguments = suite_env.odoo_command(
-        cluster,
-        database,
-        "--workers",
-        "2",
-        "--max-cron-threads",
-        "0",
-        "--http-interface",
-        "127.0.0.1",
-        "--http-port",
-        str(port),
-        "--gevent-port",
-        str(suite_env.free_port()),
-        "--db_maxconn",
-        "16",
-        "--limit-time-real",
-        "600",
-        "--limit-time-cpu",
-        "300",
-        "--log-level",
-        "warn",
-        # Odoo logs each retried serialization failure at INFO there.
-        "--log-handler",
-        "odoo.service.model:INFO",
-        "--logfile",
-        str(log_path),
-    )
-    assert (dash_m, odoo_module) == ("-m", "odoo")
-    process = subprocess.Popen(
-        [python, str(ROOT / "benchmarks" / "odoo_server.py"), *arguments],
-        env=suite_env.odoo_environment(),
-        start_new_session=True,
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            suite_env.fail(f"the Odoo server exited ({process.returncode}), see {log_path}")
-        status, *_rest = http_request("GET", f"http://127.0.0.1:{port}/web/health", timeout=2)
-        if status == 200:
-            return process
-        time.sleep(0.5)
-    stop_server(process)
-    suite_env.fail(f"the Odoo server did not answer within 90 s, see {log_path}")
-
-
-def stop_server(process):
-    """SIGTERM the server we started (its master stops its workers), SIGKILL its group late."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # a worker that outlived its master
 
 
 # ---------------------------------------------------------------------------
@@ -512,11 +436,6 @@ def listen_overflows():
     return None
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def answers_of(calls, provider=None):
     return [
         answer
@@ -587,22 +506,12 @@ def report(run, checks, event_states, event_errors, retries, problems, sim, timi
         "checks (warm-up and timed calls): "
         + ", ".join(f"{name} {count}" for name, count in checks.items())
     )
-    say("phases: " + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in timings))
+    say(timings.summary())
     lost = checks["accepted, not stored"] + checks["non-200 answers"]
     duplicated = (
         checks["events stored twice"] + checks["calls logged twice"] + checks["wrong final state"]
     )
     say(f"RESULT events_per_s={events_per_s:.1f} lost={lost} duplicated={duplicated}")
-
-
-@contextlib.contextmanager
-def phase(name, timings):
-    say(f"-- {name} ...")
-    started = time.perf_counter()
-    yield
-    elapsed = time.perf_counter() - started
-    timings.append((name, elapsed))
-    say(f"   {name}: {elapsed:.1f} s")
 
 
 def main():
@@ -611,82 +520,74 @@ def main():
     parser.add_argument("--clients", type=int, default=24, help="concurrent client threads")
     parser.add_argument("--partners", type=int, default=300, help="known clients")
     args = parser.parse_args()
-    started = time.perf_counter()
-    timings = []
-    with phase("prerequisites", timings):
-        version = suite_env.check_odoo()
-        suite_env.ensure_python_dependencies()
-        say(f"   Odoo {version}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    import odoo
-    import odoo.modules.registry
-    import odoo.sql_db
-    from odoo.tools import config
-
-    database = f"bench_webhook_{int(time.time())}"
-    logs = ROOT / ".test-logs"
-    logs.mkdir(exist_ok=True)
-    install_log, server_log = logs / "benchmark-webhook-install.log", logs / "benchmark-webhook.log"
-    for path in (install_log, server_log):
-        path.unlink(missing_ok=True)  # the checks read the server log: this run's only
-    port = suite_env.free_port()
-    urls = {p: f"http://127.0.0.1:{port}/crm_voip/webhook/{t}" for p, t in TOKENS.items()}
-    zadarma = ZadarmaAccount(urls["zadarma"], ZADARMA_KEY, ZADARMA_SECRET, "Europe/Moscow")
-    generic = GenericAccount(urls["generic"], GENERIC_SECRET, GENERIC_KEY)
-    accounts = {
-        "zadarma": {"account": zadarma, "tzinfo": zadarma.tzinfo},
-        "generic": {"account": generic, "tzinfo": None},
-    }
-    cluster = suite_env.PostgresCluster()
-    sim = Simulator(zadarma=zadarma, generic=generic, auto_play_originate=False)
-    server = None
-    try:
-        with phase("PostgreSQL cluster + install crm_voip (no demo data)", timings):
-            cluster.start()
-            suite_env.install_addons(cluster, database, "crm_voip", install_log)
-        config.parse_config(
-            ["--addons-path", str(ROOT), "-d", database, *cluster.odoo_args, "--log-level",
-             "warn", "--logfile", str(install_log)]
-        )  # fmt: skip
-        sim.start()
-        with phase("PBX accounts, agents, clients", timings):
-            users, partners = configure(odoo, database, sim.base_url, args.partners)
-        with phase("Odoo server, --workers=2", timings):
-            server = start_server(cluster, database, port, server_log)
-        rng = random.Random(SEED)
-        known = list(partners)
-        traffic = Traffic(urls, accounts, args.clients)
-        with phase("warm-up (not timed)", timings):
-            warmup = plan_calls(4 * args.clients, rng, known, accounts)
-            traffic.run(warmup)
-        calls = plan_calls(args.calls, rng, known, accounts)
-        sim.clear()
-        overflows = listen_overflows()
-        with phase(f"{args.calls} calls from {args.clients} clients", timings):
-            wall = traffic.run(calls)
-        if overflows is not None:
-            overflows = listen_overflows() - overflows
-        traffic.close()
-        stop_server(server)
-        server = None
-        with phase("verification", timings):
-            checks, event_states, event_errors = verify(
-                odoo, database, warmup + calls, users, partners
-            )
-            retries, problems = server_log_summary(server_log)
-        say(f"   load average now {os.getloadavg()[0]:.2f}; server log: {server_log}")
-    finally:
-        if server is not None:
-            stop_server(server)
-        sim.stop()
-        with contextlib.suppress(Exception):
-            odoo.sql_db.close_all()
-        if cluster.external:
-            with contextlib.suppress(Exception):
-                cluster.psql(f'DROP DATABASE IF EXISTS "{database}"')
-        cluster.stop()
-    timings.append(("total", time.perf_counter() - started))
+    timings = Timings()
+    _common.prepare_odoo(timings)
+    with _common.OdooBench("webhook") as bench:
+        database = bench.database
+        install_log, server_log = bench.log_path("install"), bench.log_path()
+        port = _common.free_port()
+        urls = {p: f"http://127.0.0.1:{port}/crm_voip/webhook/{t}" for p, t in TOKENS.items()}
+        zadarma = ZadarmaAccount(urls["zadarma"], ZADARMA_KEY, ZADARMA_SECRET, "Europe/Moscow")
+        generic = GenericAccount(urls["generic"], GENERIC_SECRET, GENERIC_KEY)
+        accounts = {
+            "zadarma": {"account": zadarma, "tzinfo": zadarma.tzinfo},
+            "generic": {"account": generic, "tzinfo": None},
+        }
+        sim = Simulator(zadarma=zadarma, generic=generic, auto_play_originate=False)
+        try:
+            with phase("PostgreSQL cluster + install crm_voip (no demo data)", timings):
+                bench.cluster.start()
+                bench.install("crm_voip", install_log)
+            odoo = bench.load_odoo(install_log)
+            sim.start()
+            with phase("PBX accounts, agents, clients", timings):
+                users, partners = configure(odoo, database, sim.base_url, args.partners)
+            with phase("Odoo server, --workers=2", timings):
+                server = bench.start_server(
+                    port,
+                    "--workers",
+                    "2",
+                    "--max-cron-threads",
+                    "0",
+                    "--db_maxconn",
+                    "16",
+                    "--limit-time-real",
+                    "600",
+                    "--limit-time-cpu",
+                    "300",
+                    "--log-level",
+                    "warn",
+                    # Odoo logs each retried serialization failure at INFO there.
+                    "--log-handler",
+                    "odoo.service.model:INFO",
+                    log_path=server_log,
+                    gevent_port=_common.free_port(),
+                    ready="/web/health",
+                )
+            rng = random.Random(SEED)
+            known = list(partners)
+            traffic = Traffic(urls, accounts, args.clients)
+            with phase("warm-up (not timed)", timings):
+                warmup = plan_calls(4 * args.clients, rng, known, accounts)
+                traffic.run(warmup)
+            calls = plan_calls(args.calls, rng, known, accounts)
+            sim.clear()
+            overflows = listen_overflows()
+            with phase(f"{args.calls} calls from {args.clients} clients", timings):
+                wall = traffic.run(calls)
+            if overflows is not None:
+                overflows = listen_overflows() - overflows
+            traffic.close()
+            bench.stop_server(server)
+            with phase("verification", timings):
+                checks, event_states, event_errors = verify(
+                    odoo, database, warmup + calls, users, partners
+                )
+                retries, problems = server_log_summary(server_log)
+            say(f"   load average now {os.getloadavg()[0]:.2f}; server log: {server_log}")
+        finally:
+            sim.stop()
+    timings.append(("total", timings.wall()))
     run = {"calls": calls, "warmup": warmup, "wall": wall, "overflows": overflows}
     report(run, checks, event_states, event_errors, retries, problems, sim, timings)
 

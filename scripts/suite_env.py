@@ -156,22 +156,23 @@ def ensure_chromium():
     return shutil.which("chromium")
 
 
-def install_addons(cluster, database, modules, log_path):
-    """Install ``modules`` (a comma-separated string) without demo data into a new
-    ``database`` of ``cluster``, no HTTP, logging to ``log_path``; fail loudly."""
+def install_addons(cluster, database, modules, log_path, *args, demo=False):
+    """Install ``modules`` (a comma-separated string) into ``database`` of ``cluster``
+    (created when new), without demo data unless ``demo``, no HTTP, logging warnings to
+    ``log_path``; ``args`` are more Odoo options (``--data-dir``). Fail loudly."""
     command = odoo_command(
         cluster,
         database,
         "-i",
         modules,
-        "--without-demo",
-        "all",
+        *([] if demo else ["--without-demo", "all"]),
         "--stop-after-init",
         "--no-http",
         "--log-level",
         "warn",
         "--logfile",
         str(log_path),
+        *args,
     )
     if subprocess.run(command, env=odoo_environment(), check=False).returncode:
         fail(f"installing {modules} failed, see {log_path}")
