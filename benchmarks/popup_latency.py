@@ -20,7 +20,7 @@ What runs, all on loopback:
 * this process plays the PBX: each call is a fresh Zadarma call from
   ``vats_simulator.scenario_events`` (a missed call to extension 101, callers cycling through
   the demo numbers of ``make demo``), every request signed as Zadarma signs it
-  (``vats_simulator.transport.zadarma_request``) and posted over real HTTP.
+  (``vats_simulator.transport.webhook_request``) and posted over real HTTP.
 
 One call: ``NOTIFY_START`` (not timed), then t0, then the signed ``NOTIFY_INTERNAL``; the page
 records when a new ``.o_crm_voip_popup`` element enters the DOM (a ``MutationObserver``) and,
@@ -65,7 +65,7 @@ from demo import DEMO_DIDS, DEMO_NUMBERS  # the numbers and lines `make demo` ca
 from suite_env import ensure_chromium
 
 from vats_simulator import ZadarmaAccount, scenario_events
-from vats_simulator.transport import http_request, zadarma_request
+from vats_simulator.transport import http_request, webhook_request
 
 # The demo PBX account of crm_voip/demo/crm_voip_demo.xml, and the salesperson it rings.
 WEBHOOK_TOKEN = "demo-zadarma"
@@ -399,7 +399,7 @@ class Pbx:
         )
         kinds = [event["event"] for event in events]
         assert kinds == ["NOTIFY_START", "NOTIFY_INTERNAL", "NOTIFY_END"], kinds
-        return [zadarma_request(self.account, event) for event in events]
+        return [webhook_request(self.account, event) for event in events]
 
     def post(self, signed):
         body, headers = signed

@@ -65,8 +65,7 @@ with registry.cursor() as cr:
         "company_id": company.id,
         "timezone": "UTC",
         "base_url": job["base_url"],
-        "api_key": job["api_key"],
-        "api_secret": job["api_secret"],
+        "secret_settings": {"api_key": job["api_key"], "api_secret": job["api_secret"]},
         "unknown_caller_policy": "nothing",
     })
     env["crm.voip.call"].flush_model()

@@ -110,7 +110,7 @@ def seed(database, calls):
                 "code": "generic",
                 "company_id": company.id,
                 "timezone": "Europe/Moscow",
-                "webhook_secret": "benchmark",
+                "secret_settings": {"webhook_secret": "benchmark"},
                 "unknown_caller_policy": "nothing",
                 "line_ids": [
                     Command.create(

@@ -175,8 +175,7 @@ def configure(database, args):
                 "company_id": company.id,
                 "country_id": ru.id,
                 "timezone": "Europe/Moscow",
-                "api_key": API_KEY,
-                "api_secret": API_SECRET,
+                "secret_settings": {"api_key": API_KEY, "api_secret": API_SECRET},
                 "unknown_caller_policy": "lead",
                 "line_ids": [
                     Command.create(

@@ -9,9 +9,8 @@ is posted over real HTTP to ``/crm_voip/webhook/<token>`` of an Odoo server star
 in parallel, and about 5% of the events are delivered twice, as PBXs do when they retry: half
 of those copies race the original (sent while it is in flight, by another thread), half come
 back after the call's last event. Requests are built and signed exactly as the providers do
-by ``vats_simulator`` (``scenarios.build_plan``, ``transport.zadarma_request`` /
-``generic_request``); the simulator also serves the providers' REST APIs, so nothing can
-reach a real PBX.
+by ``vats_simulator`` (``scenarios.build_plan``, ``transport.webhook_request``); the
+simulator also serves the providers' REST APIs, so nothing can reach a real PBX.
 
 Why: the PBX does not wait for Odoo. Busy lines send bursts of events for many calls at once,
 events of one call can be retried while the first copy is still being processed, and every
@@ -54,7 +53,7 @@ from _common import Timings, percentile, phase, say
 
 from vats_simulator import GenericAccount, Simulator, ZadarmaAccount
 from vats_simulator.scenarios import build_plan
-from vats_simulator.transport import generic_request, zadarma_request
+from vats_simulator.transport import webhook_request
 
 SEED = 4242
 ZADARMA_KEY, ZADARMA_SECRET = "bench-key", "bench-zadarma-secret"
@@ -155,10 +154,7 @@ class Traffic:
 
     def sign(self, post):
         account = self.accounts[post.call.provider]["account"]
-        if post.call.provider == "zadarma":
-            post.body, post.headers = zadarma_request(account, post.payload)
-        else:
-            post.body, post.headers = generic_request(account, post.payload)
+        post.body, post.headers = webhook_request(account, post.payload)
 
     def deliver(self, post):
         status, elapsed, error = post_once(
@@ -281,8 +277,7 @@ def configure(odoo, database, rest_url, n_partners):
                     common,
                     name="Zadarma (benchmark)",
                     code="zadarma",
-                    api_key=ZADARMA_KEY,
-                    api_secret=ZADARMA_SECRET,
+                    secret_settings={"api_key": ZADARMA_KEY, "api_secret": ZADARMA_SECRET},
                     webhook_token=TOKENS["zadarma"],
                     base_url=rest_url,
                     unknown_caller_policy="lead",
@@ -296,8 +291,7 @@ def configure(odoo, database, rest_url, n_partners):
                     common,
                     name="Generic (benchmark)",
                     code="generic",
-                    api_key=GENERIC_KEY,
-                    webhook_secret=GENERIC_SECRET,
+                    secret_settings={"api_key": GENERIC_KEY, "webhook_secret": GENERIC_SECRET},
                     webhook_token=TOKENS["generic"],
                     base_url=rest_url + "/generic",
                     unknown_caller_policy="contact",

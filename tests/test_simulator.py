@@ -217,9 +217,6 @@ def test_accounts_by_pbx_code(sim, receiver):
     for code in CODES:
         assert sim.account(code) is sim.accounts[code]
         assert sim.api_url(code) == sim.base_url + pbx.get(code).path_prefix
-        assert getattr(sim, f"{code}_base_url") == sim.api_url(code)  # the former names
-    with pytest.raises(AttributeError):
-        sim.nope_base_url  # noqa: B018
     with pytest.raises(TypeError, match="unexpected keyword argument 'nope'"):
         Simulator(nope=placeholder_account("generic", "http://x"))
     first, second = CODES[:2]
@@ -282,10 +279,6 @@ def test_transport_names():
     account = placeholder_account("generic", "http://x")
     body, headers = transport.webhook_request(account, {"id": "e1"}, "none")
     assert body == b'{"id":"e1"}' and "X-Crm-Voip-Signature" not in headers
-    for code in CODES:  # the former per-PBX names
-        assert getattr(transport, f"{code}_request") is transport.webhook_request
-    with pytest.raises(AttributeError):
-        transport.nope_request  # noqa: B018
     with pytest.raises(TypeError):
         transport.webhook_request(account, {"id": "e1"}, colour="blue")
 

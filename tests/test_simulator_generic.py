@@ -221,7 +221,6 @@ def test_generic_rest(sim, receiver):
 
 def test_the_api_lives_under_its_prefix(sim):
     assert sim.api_url("generic") == sim.base_url + "/generic"
-    assert sim.generic_base_url == sim.api_url("generic")  # the former name
     status, _h, body = rest(sim.base_url + "/extensions", headers={"Authorization": "Bearer x"})
     assert status == 404  # the root is not the generic API
     assert generic_call(sim, "/nothing")[2] == b'{"status": "error", "error": "not found"}'

@@ -152,12 +152,6 @@ class Simulator:
         """The base URL of ``provider``'s REST API (what its Odoo account's base URL is)."""
         return self.base_url + pbx.get(provider).path_prefix
 
-    def __getattr__(self, name):
-        # ``<code>_base_url``: the former per-PBX names of ``api_url(code)``.
-        if name.endswith("_base_url") and name[: -len("_base_url")] in pbx.codes():
-            return self.api_url(name[: -len("_base_url")])
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     # --- what happened ---------------------------------------------------------------------
 
     @property

@@ -94,12 +94,3 @@ def webhook_request(account, payload, signing="valid", **options):
     module = pbx.get(account.provider)
     return module.webhook_request(account, payload, signing, module.resolve_play_options(options))
 
-
-def __getattr__(name):
-    """``<code>_request``: the former per-PBX names of :func:`webhook_request`."""
-    if name.endswith("_request"):
-        from . import pbx
-
-        if name[: -len("_request")] in pbx.codes():
-            return webhook_request
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

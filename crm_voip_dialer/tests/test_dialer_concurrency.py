@@ -147,7 +147,7 @@ class TestDialerSchedulerWorkers(BaseCase):
                     "company_id": company.id,
                     "country_id": env.ref("base.ru").id,
                     "secret_settings": {"api_key": "api-key"},
-                    "base_url": self.sim.generic_base_url,
+                    "base_url": self.sim.api_url("generic"),
                     "use_simulator": True,
                     "extension_ids": [
                         Command.create({"user_id": user.id, "extension": str(301 + i)})
