@@ -9,7 +9,10 @@ wrap-up (``crm_voip_call_wrapup``). The hooks other modules extend are listed in
 ``__manifest_docs__/architecture.md``.
 """
 
+import re
+
 from odoo import api, fields, models
+from odoo.osv import expression
 from odoo.tools import SQL, file_open
 
 from .. import providers
@@ -119,6 +122,13 @@ class CrmVoipCall(models.Model):
         string="Client number", readonly=True, help="The outside party: caller or callee."
     )
     partner_number_e164 = fields.Char(string="Client number (E.164)", index=True, readonly=True)
+    # What the lists and the form show (the popup's spelling); sorted and searched
+    # through the stored numbers.
+    partner_number_display = fields.Char(
+        string="Client number (formatted)",
+        compute="_compute_partner_number_display",
+        search="_search_partner_number_display",
+    )
     did_number = fields.Char(string="Dialled line number", readonly=True)
     line_id = fields.Many2one(
         "crm.voip.line", string="Dialled line", readonly=True, check_company=True
@@ -187,19 +197,55 @@ class CrmVoipCall(models.Model):
         ),
     ]
 
-    @api.depends("direction", "partner_id", "partner_number", "partner_number_e164")
+    @api.depends("direction", "partner_id", "partner_number_display")
     def _compute_display_name(self):
         for call in self:
             who = (
-                call.partner_id.name
-                or call._crm_voip_format_number(call.partner_number_e164)
-                or call.partner_number
-                or call.env._("unknown number")
+                call.partner_id.name or call.partner_number_display or call.env._("unknown number")
             )
             if call.direction == "outbound":
                 call.display_name = call.env._("Call to %(who)s", who=who)
             else:
                 call.display_name = call.env._("Call from %(who)s", who=who)
+
+    @api.depends("partner_number", "partner_number_e164")
+    def _compute_partner_number_display(self):
+        for call in self:
+            call.partner_number_display = (
+                call._crm_voip_format_number(call.partner_number_e164)
+                or call.partner_number
+                or False
+            )
+
+    def _search_partner_number_display(self, operator, value):
+        return self._crm_voip_number_domain(
+            operator, value, "partner_number", "partner_number_e164"
+        )
+
+    @api.model
+    def _crm_voip_number_domain(self, operator, value, raw_field, e164_field):
+        """Search a number as it is shown (``+7 495 123-45-67``) or as it is stored.
+
+        The shown spelling has spaces and dashes the stored numbers lack: a partial
+        search also compares its digits with them.
+        """
+        domain = [(raw_field, operator, value)]
+        digits = re.sub(r"\D", "", value) if isinstance(value, str) else ""
+        if operator in ("ilike", "like") and digits:
+            # One field may be both (the call analysis keeps only the E.164 form).
+            names = dict.fromkeys((e164_field, raw_field))
+            domain = expression.OR([domain, *([(name, "like", digits)] for name in names)])
+        return domain
+
+    def _order_field_to_sql(self, alias, field_name, direction, nulls, query):
+        # The formatted number sorts as the numbers it is made of.
+        if field_name == "partner_number_display":
+            order_by = super()._order_field_to_sql
+            return SQL(", ").join(
+                order_by(alias, name, direction, nulls, query)
+                for name in ("partner_number_e164", "partner_number")
+            )
+        return super()._order_field_to_sql(alias, field_name, direction, nulls, query)
 
     def init(self):
         super().init()

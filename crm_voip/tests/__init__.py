@@ -1,6 +1,7 @@
 from . import test_crm_voip_install
 from . import test_crm_voip_webhook
 from . import test_crm_voip_caller_id
+from . import test_crm_voip_call_display
 from . import test_crm_voip_security
 from . import test_crm_voip_click_to_call
 from . import test_crm_voip_ui

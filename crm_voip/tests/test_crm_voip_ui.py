@@ -5,6 +5,7 @@ import os
 import pathlib
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.sql_db import TestCursor
 from odoo.tests import ChromeBrowser, tagged
 
@@ -79,6 +80,33 @@ class TestCrmVoipUi(CrmVoipHttpCommon):
         return self.env["crm.voip.call"].search([("user_id", "=", self.salesman_anna.id)])
 
     def test_salesperson_opens_telephony(self):
+        # Two answered calls of Anna's, numbers as the PBX sent them: the log shows them
+        # as the popup does (+7 495 123-45-67, 1:49, 1:02:03 past an hour).
+        values = {
+            "provider_id": self.zadarma.id,
+            "company_id": self.company.id,
+            "user_id": self.salesman_anna.id,
+            "state": "done",
+            "date_start": fields.Datetime.now(),
+        }
+        self.env["crm.voip.call"].create(
+            [
+                {
+                    **values,
+                    "provider_call_id": "menu-short",
+                    "partner_number": "84951234567",
+                    "partner_number_e164": "+74951234567",
+                    "talk_seconds": 109,
+                },
+                {
+                    **values,
+                    "provider_call_id": "menu-long",
+                    "partner_number": "442079460958",
+                    "partner_number_e164": "+442079460958",
+                    "talk_seconds": 3723,
+                },
+            ]
+        )
         self.start_tour("/odoo", "crm_voip_telephony_menu", login="voip_anna")
 
     def test_incoming_call_popup_answer_and_wrapup(self):

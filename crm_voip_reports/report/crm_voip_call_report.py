@@ -134,6 +134,13 @@ class CrmVoipCallReport(models.Model):
     )
     origin = fields.Selection([("pbx", "PBX"), ("click_to_call", "Click-to-call")], readonly=True)
     partner_number = fields.Char(string="Client number", readonly=True)
+    # The call log's spelling of the number (``+7 495 123-45-67``), sorted and searched
+    # through the stored E.164 form.
+    partner_number_display = fields.Char(
+        string="Client number (formatted)",
+        compute="_compute_partner_number_display",
+        search="_search_partner_number_display",
+    )
     date_start = fields.Datetime(string="Started", readonly=True)
     hour = fields.Selection(
         HOURS, string="Hour of day", readonly=True, help="In the PBX account's timezone."
@@ -179,6 +186,22 @@ class CrmVoipCallReport(models.Model):
         digits=(16, 1),
         help="Calls of the group divided by the opportunities won within 30 days of them.",
     )
+
+    @api.depends("partner_number")
+    def _compute_partner_number_display(self):
+        format_number = self.env["crm.voip.call"]._crm_voip_format_number
+        for row in self:
+            row.partner_number_display = format_number(row.partner_number) or False
+
+    def _search_partner_number_display(self, operator, value):
+        return self.env["crm.voip.call"]._crm_voip_number_domain(
+            operator, value, "partner_number", "partner_number"
+        )
+
+    def _order_field_to_sql(self, alias, field_name, direction, nulls, query):
+        if field_name == "partner_number_display":
+            field_name = "partner_number"
+        return super()._order_field_to_sql(alias, field_name, direction, nulls, query)
 
     # ------------------------------------------------------------------
     # The table

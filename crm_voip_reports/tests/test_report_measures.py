@@ -3,7 +3,7 @@ import datetime as dt
 from odoo import fields
 from odoo.tests import tagged
 
-from .common import NUMBER_A, SLA_MINUTES, CrmVoipReportsCommon
+from .common import NUMBER_A, ROMASHKA, SLA_MINUTES, CrmVoipReportsCommon
 
 MEASURES = [
     "call_count",
@@ -101,6 +101,17 @@ class TestReportMeasures(CrmVoipReportsCommon):
                 self.assertEqual(call.user_id.id, played.user_id)
                 self.assertEqual(call.date_start, played.start)
                 self.assertEqual(call.partner_number_e164, played.number)
+
+    def test_numbers_read_as_in_the_call_log(self):
+        """The list shows, searches and sorts numbers as the call log does."""
+        romashka = self.Report.search(
+            self.domain + [("partner_number_display", "ilike", "+7 495 765-43-21")]
+        )
+        expected = [c.call_id for c in self.ledger if c.number == ROMASHKA]
+        self.assertEqual(sorted(romashka.call_id.ids), sorted(expected))
+        self.assertEqual(set(romashka.mapped("partner_number_display")), {"+7 495 765-43-21"})
+        rows = self.Report.search(self.domain, order="partner_number_display desc, id")
+        self.assertEqual(rows.mapped("partner_number"), sorted(rows.mapped("partner_number"))[::-1])
 
     def test_totals(self):
         actual = self.read([])[()]
