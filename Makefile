@@ -3,7 +3,7 @@
 PYTHON ?= python3
 export PYTHON
 
-.PHONY: test demo lint test-pure test-odoo check-odoo pot screenshots
+.PHONY: test demo lint test-pure test-odoo check-odoo pot screenshots devdb devdb-update devdb-stop
 
 check-odoo:
 	@$(PYTHON) -c 'import odoo' 2>/dev/null || { \
@@ -25,6 +25,20 @@ test-pure: check-odoo
 
 lint:
 	$(PYTHON) -m ruff check .
+
+## A development database kept in .devdb/ for pytest-odoo: created once, then reused
+## (starts its cluster again); prints the pytest command. See README.md, pytest-odoo.
+devdb: check-odoo
+	$(PYTHON) scripts/devdb.py up
+
+## Upgrade modules of the development database after their models, views or data changed.
+MODULES ?= crm_voip,crm_voip_routing,crm_voip_reports,crm_voip_dialer
+devdb-update: check-odoo
+	$(PYTHON) scripts/devdb.py update $(MODULES)
+
+## Stop the development database's PostgreSQL cluster (make devdb starts it again).
+devdb-stop:
+	$(PYTHON) scripts/devdb.py stop
 
 ## The suite with demo data and live simulated calls on http://127.0.0.1:8069
 demo: check-odoo

@@ -8,6 +8,8 @@
    the four modules with ``--test-enable`` (unit, HTTP and tour tests).
 4. The Odoo log is checked like OCA's checklog: any ERROR, CRITICAL or WARNING line,
    any failed test or skipped tour fails the run.
+5. On the same database, pytest-odoo runs one module's test file (the fast loop of
+   ``make devdb``), so that loop keeps working.
 
 Ends with a line ``N passed, M failed``.
 """
@@ -23,6 +25,8 @@ from suite_env import ADDONS, ODOO_DEPENDENCIES, ROOT, log
 
 ODOO_RESULT = re.compile(r"odoo\.tests\.result: (\d+) failed, (\d+) error\(s\) of (\d+) tests")
 PYTEST_SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors|skipped)")
+# What `make test` runs through pytest-odoo after Odoo's own runner (about 10 s).
+PYTEST_ODOO_TESTS = ["crm_voip/tests/test_crm_voip_caller_id.py"]
 BAD_LEVELS = re.compile(r"^\S+ \S+ \d+ (WARNING|ERROR|CRITICAL) ")
 # Lines Odoo prints at WARNING level that say nothing about the suite's quality.
 TOLERATED_WARNINGS = (
@@ -51,6 +55,38 @@ def run_pytest():
     )
     sys.stdout.write(result.stdout[-6000:])
     sys.stderr.write(result.stderr[-3000:])
+    return pytest_counts(result)
+
+
+def run_pytest_odoo(cluster, database):
+    """Odoo tests through pytest-odoo, as `make devdb` runs them; returns (passed, failed)."""
+    log(f"pytest-odoo on {database}: {' '.join(PYTEST_ODOO_TESTS)}")
+    config = suite_env.write_odoo_config(
+        cluster, database, ROOT / ".test-logs" / "pytest-odoo.conf"
+    )
+    result = subprocess.run(
+        [
+            suite_env.python_executable(),
+            *("-m", "pytest", "-q", "-p", "no:cacheprovider"),
+            f"--odoo-config={config}",
+            *PYTEST_ODOO_TESTS,
+        ],
+        cwd=ROOT,
+        env=suite_env.odoo_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    sys.stdout.write(result.stdout[-6000:])
+    sys.stderr.write(result.stderr[-3000:])
+    passed, failed = pytest_counts(result)
+    if not passed and not failed:
+        failed = 1  # nothing ran: the plugin or the test file was not found
+    return passed, failed
+
+
+def pytest_counts(result):
+    """(passed, failed) from pytest's last line; a crash before it counts as one failure."""
     counts = {"passed": 0, "failed": 0, "error": 0, "errors": 0}
     tail = result.stdout.strip().splitlines()[-1:] or [""]
     for number, word in PYTEST_SUMMARY.findall(tail[0]):
@@ -146,10 +182,18 @@ def run_odoo_tests(args):
             check=False,
         )
         log(f"Odoo tests ran in {time.monotonic() - started:.0f}s")
+        pytest_passed = pytest_failed = 0
+        if not args.test_tags:
+            started = time.monotonic()
+            pytest_passed, pytest_failed = run_pytest_odoo(cluster, database)
+            log(f"pytest-odoo ran in {time.monotonic() - started:.0f}s")
     problems, failed, total = check_log(test_log)
     if result.returncode != 0:
         problems.append(f"Odoo exited with status {result.returncode}")
-    return total - failed, failed + (1 if problems and not failed else 0), problems
+    odoo_failed = failed + (1 if problems and not failed else 0)
+    if pytest_failed:
+        problems.append(f"pytest-odoo: {pytest_failed} failed (see above)")
+    return total - failed + pytest_passed, odoo_failed + pytest_failed, problems
 
 
 def main():

@@ -29,6 +29,8 @@ PYTHON_DEPENDENCIES = {
     "xlsxwriter": "xlsxwriter",
     "requests": "requests",
     "pytest": "pytest",
+    # Odoo test modules under pytest (`make devdb`, and one module in `make test`).
+    "pytest_odoo": "pytest-odoo>=2.3,<3",
     "ruff": "ruff",
 }
 SETUPTOOLS_SPEC = "setuptools>=75.9,<81"
@@ -217,15 +219,22 @@ def _pg_bin(tool):
 
 
 class PostgresCluster:
-    """A throwaway cluster on 127.0.0.1, or the server named by the PG* variables."""
+    """A throwaway cluster on 127.0.0.1, or the server named by the PG* variables.
+
+    With ``folder`` the cluster is kept there instead (``make devdb``): created on the
+    first start, started again if it is stopped, left running and in place by
+    ``start``; ``stop`` stops it without removing it.
+    """
 
     ROLE = "odoo_suite"
 
-    def __init__(self):
+    def __init__(self, folder=None):
         self.external = bool(os.environ.get("PGHOST") or os.environ.get("PGPORT"))
-        self.folder = None
+        self.persistent = folder is not None
+        self.folder = pathlib.Path(folder) if folder is not None else None
         self.port = None
-        self._run_as = None
+        # PostgreSQL refuses to run as root: the `postgres` user runs it then.
+        self._run_as = "postgres" if os.geteuid() == 0 else None
 
     @property
     def odoo_args(self):
@@ -251,24 +260,31 @@ class PostgresCluster:
         if self.external:
             log(f"using the PostgreSQL server at {os.environ.get('PGHOST', 'localhost')}")
             return self
-        self.folder = pathlib.Path(tempfile.mkdtemp(prefix="crm_voip_pg_"))
-        if os.geteuid() == 0:
-            # PostgreSQL refuses to run as root: hand the folder to the `postgres` user.
+        if self.persistent:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        else:
+            self.folder = pathlib.Path(tempfile.mkdtemp(prefix="crm_voip_pg_"))
+        if self._run_as:
             try:
-                owner = pwd.getpwnam("postgres")
+                owner = pwd.getpwnam(self._run_as)
             except KeyError:
                 fail("running as root but there is no `postgres` OS user to run PostgreSQL")
-            self._run_as = "postgres"
             os.chown(self.folder, owner.pw_uid, owner.pw_gid)
         data = self.folder / "data"
-        self.port = free_port()
-        subprocess.run(
-            self._as_owner(
-                [_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        port_file = self.folder / "port"
+        if self.persistent and (data / "PG_VERSION").exists():
+            # A kept cluster keeps its port: the odoo.conf written for it names it.
+            self.port = int(port_file.read_text())
+            if self._running():
+                log(f"PostgreSQL already running on 127.0.0.1:{self.port} ({self.folder})")
+                return self
+        else:
+            self.port = free_port()
+            initdb = [_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
+            subprocess.run(
+                self._as_owner([*initdb, "-E", "UTF8"]), check=True, stdout=subprocess.DEVNULL
+            )
+            port_file.write_text(str(self.port))
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.folder}"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -294,9 +310,23 @@ class PostgresCluster:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        self.psql(f"CREATE ROLE {self.ROLE} LOGIN CREATEDB SUPERUSER")
+        if not self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{self.ROLE}'").strip():
+            self.psql(f"CREATE ROLE {self.ROLE} LOGIN CREATEDB SUPERUSER")
         log(f"PostgreSQL started on 127.0.0.1:{self.port} ({self.folder})")
         return self
+
+    def _running(self):
+        status = subprocess.run(
+            self._as_owner([_pg_bin("pg_ctl"), "-D", str(self.folder / "data"), "status"]),
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return status.returncode == 0
+
+    def database_exists(self, database):
+        query = f"SELECT 1 FROM pg_database WHERE datname = '{database}'"
+        return bool(self.psql(query).strip())
 
     def psql(self, sql, database="postgres"):
         if self.external:
@@ -344,7 +374,8 @@ class PostgresCluster:
         else:
             log(f"WARNING: PostgreSQL in {self.folder} did not stop")
             return
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not self.persistent:
+            shutil.rmtree(self.folder, ignore_errors=True)
         log("PostgreSQL stopped")
 
 
@@ -377,6 +408,22 @@ def odoo_command(cluster, database, *args, python=None):
         # open a new connection to PostgreSQL on every request.
         *args,
     ]
+
+
+def write_odoo_config(cluster, database, path, data_dir=None):
+    """An Odoo configuration file for ``database`` of ``cluster`` (what pytest-odoo reads:
+    ``--odoo-config``)."""
+    options = {"addons_path": str(ROOT), "db_name": database}
+    args = cluster.odoo_args  # ["--db_host", "127.0.0.1", "--db_port", …]
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        options[flag.lstrip("-")] = value
+    if data_dir:
+        options["data_dir"] = str(data_dir)
+    lines = ["[options]", *(f"{key} = {value}" for key, value in options.items())]
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def odoo_environment():
