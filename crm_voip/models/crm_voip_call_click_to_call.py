@@ -9,8 +9,11 @@ from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from .. import providers
+from ..callstate import states
 
 EV = providers.events
+# A call logged by Odoo carries this id until the PBX reports it under its own.
+CLICK_TO_CALL_ID_PREFIX = "c2c-"
 
 
 class CrmVoipCall(models.Model):
@@ -30,30 +33,56 @@ class CrmVoipCall(models.Model):
         extension = self.env["crm.voip.extension"]._crm_voip_for_user(self.env.user)
         provider = extension.provider_id
         dialled, number_e164 = provider._crm_voip_dial_number(number or "")
-        values = {
-            "provider_id": provider.id,
-            "company_id": provider.company_id.id,
-            "provider_call_id": f"c2c-{uuid.uuid4().hex}",
-            "direction": "outbound",
-            "state": "ringing",
-            "origin": "click_to_call",
-            "user_id": self.env.user.id,
-            "team_id": self.env.user.sale_team_id.id,
-            "extension": extension.extension,
-            "to_number": number,
-            "to_e164": number_e164,
-            "partner_number": number,
-            "partner_number_e164": number_e164,
-            "dialled_number": dialled,
-            "date_start": fields.Datetime.now(),
-        }
-        values.update(self._crm_voip_links_from_record(res_model, res_id))
-        # A salesperson may not create call records by hand; this one is his own call.
-        call = self.sudo().create(values).sudo(False)
+        call = self._crm_voip_create_click_to_call(
+            provider,
+            self.env.user,
+            extension.extension,
+            number,
+            dialled,
+            number_e164,
+            **self._crm_voip_links_from_record(res_model, res_id),
+        )
         if not call.partner_id and not call.lead_id:
             partner, lead = self._crm_voip_identify(number_e164, provider.company_id)
             call.sudo().write({"partner_id": partner.id, "lead_id": lead.id})
         return call._crm_voip_state_payload()
+
+    @api.model
+    def _crm_voip_create_click_to_call(
+        self, provider, user, extension, number_as_typed, dialled, number_e164, **links
+    ):
+        """Log a call placed from Odoo before the PBX rings: a salesperson's click-to-call
+        and a dialer campaign's call are made here, and nowhere else.
+
+        ``user`` talks (empty: the PBX connects the answered call to an agent),
+        ``extension`` is rung first, ``number_as_typed`` is the client's number as
+        written, ``dialled`` and ``number_e164`` what ``_crm_voip_dial_number`` made of
+        it; ``links`` are more values (``partner_id``, ``lead_id``...). The ``c2c-`` id
+        gives way to the PBX's own when it reports the call
+        (``_crm_voip_adopt_click_to_call``).
+
+        Created in sudo (salespeople may not create calls by hand; the caller has
+        checked whose call it is), returned in the caller's environment.
+        """
+        values = {
+            "provider_id": provider.id,
+            "company_id": provider.company_id.id,
+            "provider_call_id": f"{CLICK_TO_CALL_ID_PREFIX}{uuid.uuid4().hex}",
+            "direction": "outbound",
+            "state": states.RINGING,
+            "origin": "click_to_call",
+            "user_id": user.id,
+            "team_id": user.sale_team_id.id,
+            "extension": extension,
+            "to_number": number_as_typed or number_e164,
+            "to_e164": number_e164,
+            "partner_number": number_as_typed or number_e164,
+            "partner_number_e164": number_e164,
+            "dialled_number": dialled,
+            "date_start": fields.Datetime.now(),
+        }
+        values.update(links)
+        return self.sudo().create(values).with_env(self.env)
 
     @api.model
     def _crm_voip_links_from_record(self, res_model, res_id):
@@ -74,15 +103,26 @@ class CrmVoipCall(models.Model):
         self.ensure_one()
         adapter = self.provider_id._get_crm_voip_adapter()
         try:
-            adapter.originate(self.extension, self.dialled_number, None)
+            return self._crm_voip_request_pbx_call(adapter, self.extension, self.dialled_number)
+        finally:
+            adapter.close()
+
+    @api.model
+    def _crm_voip_request_pbx_call(self, adapter, extension, dialled):
+        """Ask the PBX behind ``adapter`` to ring ``extension``, then ``dialled``.
+
+        Returns False when it accepted, else why not, for the user. Writes nothing: it
+        runs outside any transaction. ``adapter`` stays open (the dialer places many
+        calls with one), its owner closes it.
+        """
+        try:
+            adapter.originate(extension, dialled, None)
         except providers.errors.AuthError:
             return self.env._("The PBX refused our credentials; ask your administrator.")
         except providers.errors.RateLimitError:
             return self.env._("The PBX is busy with too many requests; try again in a minute.")
         except providers.errors.ProviderError as error:
             return self.env._("The PBX could not place the call: %(error)s", error=error)
-        finally:
-            adapter.close()
         return False
 
     def crm_voip_originate_failed(self, reason):
@@ -90,17 +130,29 @@ class CrmVoipCall(models.Model):
         self.ensure_one()
         if self.origin != "click_to_call" or self.user_id != self.env.user:
             raise AccessError(self.env._("This is not your call."))
-        if self.state == "ringing":
-            self.sudo().write(
+        self._crm_voip_mark_click_to_call_failed(reason)
+        return self._crm_voip_state_payload()
+
+    def _crm_voip_mark_click_to_call_failed(self, reason):
+        """The PBX refused to place these calls (or never reported them): each one still
+        ringing ends failed, ``reason`` logged in its chatter, and goes through the
+        hang-up hook as any call that ends (its summary in the client's chatter; a
+        campaign's line schedules its retry). Whoever asks, the caller checked it may.
+        """
+        body = Markup("<p>%s</p>") % reason
+        for call in self.sudo():
+            if call.state != states.RINGING:
+                continue
+            call.write(
                 {
-                    "state": "failed",
+                    "state": states.FAILED,
                     "disposition": "failed",
                     "date_end": fields.Datetime.now(),
-                    "note": Markup("<p>%s</p>") % reason,
                     "wrapup_done": True,
                 }
             )
-        return self._crm_voip_state_payload()
+            call._message_log(body=body)
+            call._crm_voip_on_hangup()
 
     @api.model
     def _crm_voip_adopt_click_to_call(self, provider, event):
@@ -117,7 +169,7 @@ class CrmVoipCall(models.Model):
                  WHERE id = (
                     SELECT id FROM crm_voip_call
                      WHERE provider_id = %(provider)s AND origin = 'click_to_call'
-                       AND provider_call_id LIKE %(c2c_pattern)s AND state = 'ringing'
+                       AND provider_call_id LIKE %(c2c_pattern)s AND state = %(ringing)s
                        AND extension = %(extension)s AND partner_number_e164 = %(number)s
                        AND create_date > (now() at time zone 'UTC') - interval '10 minutes'
                        AND NOT EXISTS (
@@ -129,7 +181,8 @@ class CrmVoipCall(models.Model):
                 RETURNING id
                 """,
                 pbx_id=event.provider_call_id,
-                c2c_pattern="c2c-%",
+                c2c_pattern=f"{CLICK_TO_CALL_ID_PREFIX}%",
+                ringing=states.RINGING,
                 provider=provider.id,
                 extension=event.extension,
                 number=number,

@@ -35,24 +35,3 @@ class CrmVoipCall(models.Model):
         if not claim:
             raise AccessError(self.env._("This contact may not be called."))
         return self.browse(claim["call_id"])._crm_voip_state_payload()
-
-    def crm_voip_originate_failed(self, reason):
-        result = super().crm_voip_originate_failed(reason)
-        if self.dialer_line_id and self.state == "failed":
-            self.dialer_line_id.sudo()._dialer_on_call_end(self)
-        return result
-
-    def crm_voip_dialer_originate_failed(self, reason):
-        """The scheduler's PBX request was refused: the attempt failed."""
-        for call in self.sudo():
-            if call.state == "ringing":
-                call.write(
-                    {
-                        "state": "failed",
-                        "disposition": "failed",
-                        "date_end": fields.Datetime.now(),
-                        "wrapup_done": True,
-                    }
-                )
-                call._message_log(body=reason)
-                call._crm_voip_on_hangup()

@@ -481,7 +481,7 @@ class CrmVoipDialerCampaign(models.Model):
                 and call.date_start
                 and call.date_start < fields.Datetime.subtract(now, minutes=STALE_DIALING_MINUTES)
             ):
-                call.crm_voip_dialer_originate_failed(
+                call._crm_voip_mark_click_to_call_failed(
                     self.env._(
                         "The PBX reported nothing of this call for %(minutes)s minutes.",
                         minutes=STALE_DIALING_MINUTES,
@@ -505,23 +505,15 @@ class CrmVoipDialerCampaign(models.Model):
     @api.model
     def _dialer_originate(self, adapter, claims):
         """The PBX requests, outside any transaction: ``{line_id: error message}``."""
+        Call = self.env["crm.voip.call"]
         errors = {}
         try:
             for claim in claims:
-                try:
-                    adapter.originate(claim["extension"], claim["dialled"], None)
-                except providers.errors.AuthError:
-                    errors[claim["line_id"]] = self.env._(
-                        "The PBX refused our credentials; ask your administrator."
-                    )
-                except providers.errors.RateLimitError:
-                    errors[claim["line_id"]] = self.env._(
-                        "The PBX is busy with too many requests; try again in a minute."
-                    )
-                except providers.errors.ProviderError as error:
-                    errors[claim["line_id"]] = self.env._(
-                        "The PBX could not place the call: %(error)s", error=error
-                    )
+                error = Call._crm_voip_request_pbx_call(
+                    adapter, claim["extension"], claim["dialled"]
+                )
+                if error:
+                    errors[claim["line_id"]] = error
         finally:
             adapter.close()
         return errors
@@ -533,7 +525,7 @@ class CrmVoipDialerCampaign(models.Model):
             error = errors.get(claim["line_id"])
             if error:
                 line = Line.browse(claim["line_id"])
-                line.call_id.sudo().crm_voip_dialer_originate_failed(error)
+                line.call_id._crm_voip_mark_click_to_call_failed(error)
         self._dialer_notify()
 
     def _dialer_timezones(self):

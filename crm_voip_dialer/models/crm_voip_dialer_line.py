@@ -1,5 +1,3 @@
-import uuid
-
 from markupsafe import Markup
 
 from odoo import api, fields, models
@@ -176,33 +174,17 @@ class CrmVoipDialerLine(models.Model):
                 return None
         else:
             extension = campaign.power_extension
-        now = fields.Datetime.now()
-        # The campaign's cron (or the agent) logs the call; agents cannot create calls.
-        call = (
-            self.env["crm.voip.call"]
-            .sudo()
-            .create(
-                {
-                    "provider_id": provider.id,
-                    "company_id": provider.company_id.id,
-                    "provider_call_id": f"c2c-{uuid.uuid4().hex}",
-                    "direction": "outbound",
-                    "state": "ringing",
-                    "origin": "click_to_call",
-                    "user_id": user.id,
-                    "team_id": user.sale_team_id.id,
-                    "extension": extension,
-                    "to_number": self.phone or number,
-                    "to_e164": number,
-                    "partner_number": self.phone or number,
-                    "partner_number_e164": number,
-                    "dialled_number": dialled,
-                    "date_start": now,
-                    "partner_id": self.partner_id.id,
-                    "lead_id": self.lead_id.id,
-                    "dialer_line_id": self.id,
-                }
-            )
+        # The campaign's cron (or the agent) logs the call as any click-to-call.
+        call = self.env["crm.voip.call"]._crm_voip_create_click_to_call(
+            provider,
+            user,
+            extension,
+            self.phone,
+            dialled,
+            number,
+            partner_id=self.partner_id.id,
+            lead_id=self.lead_id.id,
+            dialer_line_id=self.id,
         )
         self.write(
             {
@@ -218,7 +200,7 @@ class CrmVoipDialerLine(models.Model):
                 "line_id": self.id,
                 "call_id": call.id,
                 "user_id": user.id,
-                "date_start": now,
+                "date_start": call.date_start,
                 "number": number,
             }
         )

@@ -215,7 +215,7 @@ class TestDialerSchedulerWorkers(BaseCase):
                 [("campaign_id", "=", self.campaign_id), ("state", "=", "dialing")]
             )
             for line in lines:
-                line.call_id.crm_voip_dialer_originate_failed("no route")
+                line.call_id._crm_voip_mark_click_to_call_failed("no route")
             return len(lines)
 
     @mute_logger("odoo.sql_db", "odoo.addons.crm_voip_dialer.models.crm_voip_dialer_campaign")
