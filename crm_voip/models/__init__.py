@@ -16,3 +16,4 @@ from . import res_users
 from . import res_company
 from . import ir_http
 from . import crm_voip_recording
+from . import phone_blacklist

@@ -14,6 +14,7 @@ from odoo.tools import SQL
 from odoo.addons.base.models.res_partner import _tz_get
 from odoo.addons.crm_voip import providers
 from odoo.addons.crm_voip.callstate import states
+from odoo.addons.crm_voip.models.phone_blacklist import blocked_number_sql
 
 from ..dialer import pacing, region_timezones
 
@@ -347,11 +348,8 @@ class CrmVoipDialerCampaign(models.Model):
             to_create.append(self._dialer_line_values(raw, name=name, partner=partner, lead=lead))
         for values in values_list or ():
             to_create.append(self._dialer_line_values(values.pop("phone", ""), **values))
-        blacklisted = set(
-            self.env["phone.blacklist"]
-            .sudo()
-            .search([("number", "in", [v["phone_e164"] for v in to_create if v["phone_e164"]])])
-            .mapped("number")
+        blacklisted = self.env["phone.blacklist"]._crm_voip_blocked(
+            values["phone_e164"] for values in to_create
         )
         for values in to_create:
             number = values["phone_e164"]
@@ -567,6 +565,7 @@ class CrmVoipDialerCampaign(models.Model):
         zones = self._dialer_allowed_timezones(now)
         if not zones or limit <= 0:
             return self.env["crm.voip.dialer.line"]
+        self.env["phone.blacklist"].flush_model(["number", "active"])
         self.env.cr.execute(pick_lines_sql(self.id, zones, now, limit))
         return self.env["crm.voip.dialer.line"].browse(row[0] for row in self.env.cr.fetchall())
 
@@ -683,10 +682,10 @@ class CrmVoipDialerCampaign(models.Model):
                 SQL(
                     """
                     SELECT l.id FROM crm_voip_dialer_line l
-                      JOIN phone_blacklist b ON b.number = l.phone_e164 AND b.active
-                     WHERE l.campaign_id = %s AND l.state = 'pending'
+                     WHERE l.campaign_id = %s AND l.state = 'pending' AND %s
                     """,
                     self.id,
+                    self.env["phone.blacklist"]._crm_voip_blocked_sql(SQL("l.phone_e164")),
                 )
             )
             blacklisted = Line.browse(row[0] for row in self.env.cr.fetchall())
@@ -812,8 +811,7 @@ def pick_lines_sql(campaign_id, zones, now, limit):
         SELECT l.id FROM crm_voip_dialer_line l
          WHERE l.campaign_id = %(campaign)s AND l.state = 'pending'
            AND l.next_call_at <= %(now)s AND l.tz = ANY(%(zones)s)
-           AND NOT EXISTS (
-                SELECT 1 FROM phone_blacklist b WHERE b.number = l.phone_e164 AND b.active)
+           AND NOT %(blocked)s
            AND NOT EXISTS (
                 SELECT 1 FROM crm_voip_dialer_line busy
                  WHERE busy.phone_e164 = l.phone_e164 AND busy.state IN %(busy)s)
@@ -824,6 +822,7 @@ def pick_lines_sql(campaign_id, zones, now, limit):
         campaign=campaign_id,
         now=now,
         zones=list(zones),
+        blocked=blocked_number_sql(SQL("l.phone_e164")),
         busy=NUMBER_BUSY_STATES,
         limit=limit,
     )

@@ -149,11 +149,7 @@ class CrmVoipDialerLine(models.Model):
         if self.phone_e164 in campaign._dialer_excluded_set():
             self.write({"state": "excluded", "exclusion_reason": "exclusion"})
             return None
-        if (
-            self.env["phone.blacklist"]
-            .sudo()
-            .search_count([("number", "=", self.phone_e164)], limit=1)
-        ):
+        if self.env["phone.blacklist"]._crm_voip_blocked([self.phone_e164]):
             self.write({"state": "excluded", "exclusion_reason": "blacklist"})
             return None
         try:

@@ -236,22 +236,11 @@ class CallRouter:
         return frozenset(row[0] for row in self.env.cr.fetchall())
 
     def is_blacklisted(self, number_e164, flush=True):
-        """Whether Odoo's phone blacklist (the one SMS uses) blocks this E.164 number.
-
-        Read with SQL on the unique index: the blacklist stores E.164 numbers, and its ORM
-        search would re-parse the number with the current user's country.
-        """
+        """Whether Odoo's phone blacklist (the one SMS uses) blocks this E.164 number:
+        crm_voip's rule (``phone.blacklist._crm_voip_blocked``), one index probe."""
         if not number_e164:
             return False
-        if flush:
-            self.env["phone.blacklist"].flush_model(["number", "active"])
-        self.env.cr.execute(
-            SQL(
-                "SELECT 1 FROM phone_blacklist WHERE number = %s AND active LIMIT 1",
-                number_e164,
-            )
-        )
-        return bool(self.env.cr.fetchone())
+        return bool(self.env["phone.blacklist"]._crm_voip_blocked([number_e164], flush=flush))
 
     def responsible(self, partner, lead, team):
         """The client's own manager: ``(user, source)``.
