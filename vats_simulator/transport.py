@@ -93,4 +93,3 @@ def webhook_request(account, payload, signing="valid", **options):
 
     module = pbx.get(account.provider)
     return module.webhook_request(account, payload, signing, module.resolve_play_options(options))
-
