@@ -7,6 +7,7 @@ import { user } from "@web/core/user";
 import { session } from "@web/session";
 import { TabCoordinator } from "./tab_coordinator";
 
+const NO_STATE_GROUPS = { live: [], final: [], answered: [], unanswered: [] };
 // How long a popup stays once the call went elsewhere or was not answered.
 export const CLOSE_DELAY = { answered_elsewhere: 4000, missed: 8000 };
 
@@ -250,7 +251,8 @@ export const crmVoipService = {
             action,
             coordinator: new TabCoordinator(),
             userId: user.userId,
-            stateGroups: session.crm_voip.state_groups,
+            // Internal users get them with the session; nobody else gets calls.
+            stateGroups: session.crm_voip?.state_groups || NO_STATE_GROUPS,
         });
         bus_service.subscribe("crm_voip/incoming_call", (payload) => center.onIncomingCall(payload));
         bus_service.subscribe("crm_voip/call_update", (payload) => center.onCallUpdate(payload));
