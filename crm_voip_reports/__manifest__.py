@@ -2,7 +2,7 @@
     "name": "CRM VoIP: call analysis",
     "summary": "Call statistics per salesperson, team, line and period: answer and missed "
     "rates, talk and wait time, call-backs, calls per won deal; dashboard and Excel export",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "crm_voip contributors",

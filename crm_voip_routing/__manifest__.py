@@ -2,7 +2,7 @@
     "name": "CRM VoIP: call routing and missed calls",
     "summary": "Route calls to the client's own manager, with fallbacks, and turn every "
     "unanswered call into a task for a specific manager",
-    "version": "18.0.1.2.0",
+    "version": "18.0.1.3.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "crm_voip contributors",
@@ -27,5 +27,7 @@
         "web.assets_backend": ["crm_voip_routing/static/src/**/*"],
         "web.assets_tests": ["crm_voip_routing/static/tests/tours/**/*"],
     },
+    "post_init_hook": "post_init_hook",
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
 }

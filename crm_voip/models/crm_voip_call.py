@@ -13,12 +13,14 @@ import re
 
 from odoo import api, fields, models
 from odoo.osv import expression
-from odoo.tools import SQL, file_open
+from odoo.tools import SQL, file_open, split_every
 
 from .. import providers
 from ..callstate import machine, states
 
 EV = providers.events
+# Missed calls whose call-back deadline is recomputed at a time (install, upgrade).
+CALLBACK_DEADLINE_BATCH = 50_000
 # What applying an event, the hang-up and the pushes read of the call, in one query.
 CALL_APPLY_FIELDS = list(
     dict.fromkeys(
@@ -167,6 +169,17 @@ class CrmVoipCall(models.Model):
     date_end = fields.Datetime(string="Ended", readonly=True)
     ring_seconds = fields.Integer(string="Ring time (s)", readonly=True, aggregator="avg")
     talk_seconds = fields.Integer(string="Talk time (s)", readonly=True, aggregator="sum")
+    # "Called back in time" has one definition: an answered call with the number started
+    # by this deadline. Set by the module that gives missed calls a deadline (see
+    # ``_crm_voip_callback_deadlines``); the reports read it.
+    callback_deadline = fields.Datetime(
+        string="Call back before",
+        readonly=True,
+        copy=False,
+        help="For a missed incoming call: when it had to be called back, as the module that "
+        "gives call-back deadlines set it (the routing module: its call-back task's deadline, "
+        "in working time). Empty: the call analysis applies its own deadline in minutes.",
+    )
 
     # Recording
     recording_ref = fields.Char(string="Recording reference", readonly=True, copy=False)
@@ -417,6 +430,66 @@ class CrmVoipCall(models.Model):
         self.partner_id.sudo().fetch(["name", "commercial_company_name"])
         caller_name = self.partner_id.commercial_company_name or self.partner_id.name
         return EV.RoutingDecision(action=EV.DEFAULT, caller_name=(caller_name or "")[:64])
+
+    # ------------------------------------------------------------------
+    # Call-back deadline of a missed call (extended by the other modules)
+    # ------------------------------------------------------------------
+
+    def _crm_voip_callback_deadlines(self):
+        """``{call id: deadline}`` (naive UTC) of these missed incoming calls: a call-back
+        (an answered call with the number, ours or the client's) started by then is in
+        time. The base module gives none: the call analysis then applies its own minutes.
+        ``crm_voip_routing`` gives its call-back tasks' deadlines, in working time.
+
+        An override adds its deadlines to what ``super()`` returns, so that the result
+        does not depend on the order in which the modules were loaded."""
+        return {}
+
+    def _crm_voip_store_callback_deadline(self):
+        """Store the call-back deadline of these missed calls, as the hook gives it: the
+        module that sets deadlines calls this when it records a missed call."""
+        deadlines = self._crm_voip_callback_deadlines()
+        for call in self:
+            deadline = deadlines.get(call.id, False)
+            if call.callback_deadline != deadline:
+                call.callback_deadline = deadline
+
+    @api.model
+    def _crm_voip_update_callback_deadlines(self, call_ids=None):
+        """Store the call-back deadline of every missed incoming call with a number (of
+        ``call_ids`` when given), in batches and set-based writes: for when the rule
+        itself changes (a module that gives deadlines is installed, upgraded or
+        uninstalled). Returns the ids whose deadline changed."""
+        self.flush_model()
+        query = SQL(
+            "SELECT id FROM crm_voip_call"
+            " WHERE direction = 'inbound' AND state IN %s AND date_start IS NOT NULL"
+            " AND partner_number_e164 IS NOT NULL %s ORDER BY id",
+            states.UNANSWERED,
+            SQL("AND id = ANY(%s)", sorted(call_ids)) if call_ids is not None else SQL(),
+        )
+        changed = []
+        for batch in split_every(
+            CALLBACK_DEADLINE_BATCH, [row[0] for row in self.env.execute_query(query)]
+        ):
+            deadlines = self.browse(batch)._crm_voip_callback_deadlines()
+            rows = self.env.execute_query(
+                SQL(
+                    """
+                    UPDATE crm_voip_call c
+                       SET callback_deadline = v.deadline
+                      FROM unnest(%s::int[], %s::timestamp[]) AS v(id, deadline)
+                     WHERE c.id = v.id AND c.callback_deadline IS DISTINCT FROM v.deadline
+                    RETURNING c.id
+                    """,
+                    list(batch),
+                    [deadlines.get(call_id) for call_id in batch],
+                )
+            )
+            changed.extend(row[0] for row in rows)
+            # A million calls go through here at install: keep the cache small.
+            self.env.invalidate_all()
+        return changed
 
     @api.model
     def _crm_voip_format_number(self, number_e164):

@@ -1,6 +1,6 @@
 import datetime
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..report.crm_voip_call_report_daily import local_date
@@ -20,6 +20,7 @@ REPORT_FIELDS = frozenset(
         "date_start",
         "ring_seconds",
         "talk_seconds",
+        "callback_deadline",
     )
 )
 # Calls younger than this belong to today or yesterday in every timezone: never summed up.
@@ -59,6 +60,15 @@ class CrmVoipCall(models.Model):
         changed = self.browse(Callback._crm_voip_recompute(orphans))
         self._crm_voip_report_mark_days(days | changed._crm_voip_report_summed_days())
         return result
+
+    @api.model
+    def _crm_voip_update_callback_deadlines(self, call_ids=None):
+        # Written in SQL, many at once (a module that gives deadlines was installed or
+        # uninstalled): the "called back in time" sums are done again.
+        changed = super()._crm_voip_update_callback_deadlines(call_ids)
+        if changed:
+            self.env["crm.voip.call.report.daily"].sudo()._crm_voip_invalidate()
+        return changed
 
     # ------------------------------------------------------------------
     # Hang-up: call-backs

@@ -1,7 +1,10 @@
 from odoo import fields, models
 
+# The field the reports' own deadline is read from, and its value when empty.
+OWN_DEADLINE_FIELD = "crm_voip_callback_sla_minutes"
+DEFAULT_DEADLINE_MINUTES = 15
+# The routing module's deadline setting: its call-back deadlines replace the reports' own.
 ROUTING_SLA_FIELD = "crm_voip_missed_sla_minutes"
-OWN_SLA_FIELD = "crm_voip_callback_sla_minutes"
 
 
 class ResCompany(models.Model):
@@ -9,24 +12,19 @@ class ResCompany(models.Model):
 
     crm_voip_callback_sla_minutes = fields.Integer(
         string="Call-back deadline for the reports (minutes)",
-        default=15,
+        default=DEFAULT_DEADLINE_MINUTES,
         help="A missed call counts as called back in time when an answered call with its "
-        "number follows within this many minutes. With the routing module installed, its "
-        "call-back deadline is used instead.",
+        "number follows within this many minutes. With the routing module installed, the "
+        "deadline of its call-back tasks (in working time) is used instead.",
     )
 
-    def _crm_voip_sla_field_name(self):
-        """The company field holding the call-back deadline the reports measure against."""
-        return ROUTING_SLA_FIELD if ROUTING_SLA_FIELD in self._fields else OWN_SLA_FIELD
-
     def write(self, vals):
-        sla_changed = any(
-            name in vals and any(company[name] != vals[name] for company in self)
-            for name in (ROUTING_SLA_FIELD, OWN_SLA_FIELD)
-            if name in self._fields
+        deadline_changed = OWN_DEADLINE_FIELD in vals and any(
+            company[OWN_DEADLINE_FIELD] != vals[OWN_DEADLINE_FIELD] for company in self
         )
         result = super().write(vals)
-        if sla_changed:
-            # Every summed-up "called back in time" figure depends on it.
+        if deadline_changed:
+            # Every summed-up "called back in time" figure without a stored deadline
+            # depends on it.
             self.env["crm.voip.call.report.daily"].sudo()._crm_voip_invalidate()
         return result

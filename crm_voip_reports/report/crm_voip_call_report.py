@@ -6,6 +6,7 @@ from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.misc import get_lang
 
+from ..models.res_company import DEFAULT_DEADLINE_MINUTES, OWN_DEADLINE_FIELD
 from .crm_voip_call_report_mixin import (
     ANSWERED_STATES,
     UNANSWERED_STATES,
@@ -116,6 +117,7 @@ class CrmVoipCallReport(models.Model):
             "ring_seconds",
             "talk_seconds",
             "lead_created",
+            "callback_deadline",
         ],
         "crm.voip.call.callback": ["call_id", "callback_call_id", "callback_date"],
         "crm.voip.provider": ["timezone"],
@@ -267,11 +269,9 @@ class CrmVoipCallReport(models.Model):
                 (EXTRACT(EPOCH FROM cb.callback_date - c.date_start) / 60.0)::float8
                     AS callback_median_minutes,
                 (cb.id IS NOT NULL)::int AS called_back_count,
-                COALESCE(cb.callback_date <= c.date_start + make_interval(mins => %(sla)s),
-                         FALSE)::int AS callback_in_sla_count,
+                COALESCE(cb.callback_date <= %(deadline)s, FALSE)::int AS callback_in_sla_count,
                 CASE WHEN %(missed)s THEN
-                    CASE WHEN cb.callback_date <= c.date_start + make_interval(mins => %(sla)s)
-                         THEN 100.0 ELSE 0.0 END
+                    CASE WHEN cb.callback_date <= %(deadline)s THEN 100.0 ELSE 0.0 END
                 END::float8 AS callback_sla_rate,
                 CASE WHEN %(answered)s
                      THEN COALESCE('p' || p.commercial_partner_id::text,
@@ -292,7 +292,7 @@ class CrmVoipCallReport(models.Model):
             answered=answered,
             missed=missed,
             waited=waited,
-            sla=self._crm_voip_sla_minutes_sql(),
+            deadline=self._crm_voip_callback_deadline_sql(),
             won_lead=SQL(
                 "CASE WHEN l.active AND st.is_won AND l.date_closed >= c.date_start"
                 " AND l.date_closed < c.date_start + make_interval(days => %s)"
@@ -320,15 +320,23 @@ class CrmVoipCallReport(models.Model):
         return SQL("WHERE c.date_start IS NOT NULL")
 
     @api.model
-    def _crm_voip_sla_minutes_sql(self, company_alias="rc"):
-        """The call-back deadline of the call's company, in minutes: the routing module's
-        when it is installed, else this module's own setting."""
+    def _crm_voip_callback_deadline_sql(self, call_alias="c", company_alias="rc"):
+        """The call-back deadline of the missed call ``call_alias``: the one stored on the
+        call by the module that gives deadlines (``crm_voip_routing``: its call-back
+        task's, in working time), else this module's own, the call's start plus the
+        company's minutes on the wall clock."""
+        Call = self.env["crm.voip.call"]
         Company = self.env["res.company"]
-        name = Company._crm_voip_sla_field_name()
         return SQL(
-            "COALESCE(%s, 15)",
-            SQL.identifier(company_alias, name),
-            to_flush=Company._fields[name],
+            "COALESCE(%s, %s + make_interval(mins => COALESCE(%s, %s)))",
+            SQL.identifier(
+                call_alias, "callback_deadline", to_flush=Call._fields["callback_deadline"]
+            ),
+            SQL.identifier(call_alias, "date_start"),
+            SQL.identifier(
+                company_alias, OWN_DEADLINE_FIELD, to_flush=Company._fields[OWN_DEADLINE_FIELD]
+            ),
+            DEFAULT_DEADLINE_MINUTES,
         )
 
     # ------------------------------------------------------------------

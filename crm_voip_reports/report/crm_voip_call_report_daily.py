@@ -82,6 +82,7 @@ class CrmVoipCallReportDaily(models.Model):
             "date_start",
             "ring_seconds",
             "talk_seconds",
+            "callback_deadline",
         ],
         "crm.voip.call.callback": ["call_id", "callback_date"],
         "crm.voip.provider": ["timezone"],
@@ -238,7 +239,7 @@ class CrmVoipCallReportDaily(models.Model):
         answered = SQL("c.state IN %s", ANSWERED_STATES)
         missed = SQL("c.direction = 'inbound' AND c.state IN %s", UNANSWERED_STATES)
         waited = SQL("c.direction = 'inbound' AND c.ring_seconds IS NOT NULL")
-        sla = self.env["crm.voip.call.report"]._crm_voip_sla_minutes_sql("rc")
+        deadline = self.env["crm.voip.call.report"]._crm_voip_callback_deadline_sql("c", "rc")
         return SQL(
             """
             SELECT MIN(c.id) AS min_id,
@@ -261,9 +262,8 @@ class CrmVoipCallReportDaily(models.Model):
                        AS wait_seconds,
                    (COUNT(*) FILTER (WHERE %(waited)s))::int4 AS wait_count,
                    COUNT(cb.id)::int4 AS called_back_count,
-                   (COUNT(*) FILTER (
-                        WHERE cb.callback_date <= c.date_start + make_interval(mins => %(sla)s)
-                   ))::int4 AS callback_in_sla_count
+                   (COUNT(*) FILTER (WHERE cb.callback_date <= %(deadline)s))::int4
+                       AS callback_in_sla_count
               FROM crm_voip_call c
               %(join)s
               LEFT JOIN crm_voip_provider pv ON pv.id = c.provider_id
@@ -277,7 +277,7 @@ class CrmVoipCallReportDaily(models.Model):
             answered=answered,
             missed=missed,
             waited=waited,
-            sla=sla,
+            deadline=deadline,
             join=join or SQL(),
             condition=condition,
         )

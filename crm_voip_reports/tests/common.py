@@ -142,6 +142,28 @@ class CrmVoipReportsCommon(CrmVoipHttpCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.env.company.country_id = cls.env.ref("base.ru")
+        # Open round the clock: a call-back deadline in working time (crm_voip_routing's,
+        # when installed) is then the same number of minutes on the wall clock, which the
+        # ledger counts. The rules themselves are tested by test_callback_deadline.
+        cls.company.resource_calendar_id = cls.env["resource.calendar"].create(
+            {
+                "name": "Round the clock",
+                "tz": "Europe/Moscow",
+                "company_id": cls.company.id,
+                "attendance_ids": [
+                    Command.create(
+                        {
+                            "name": f"Day {day}",
+                            "dayofweek": str(day),
+                            "hour_from": 0,
+                            "hour_to": 24,
+                            "day_period": "morning",
+                        }
+                    )
+                    for day in range(7)
+                ],
+            }
+        )
         cls.source_site = cls.env["utm.source"].create({"name": "Website (test)"})
         cls.generic.write(
             {

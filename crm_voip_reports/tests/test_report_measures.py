@@ -199,15 +199,48 @@ class TestReportMeasures(CrmVoipReportsCommon):
         self.assertEqual(link.callback_call_id.id, next_one.call_id)
         self.assertEqual(next_one.number, NUMBER_A)
 
-    def test_sla_setting(self):
-        """With a 5-minute deadline only Romashka's 5-minute call-back is in time."""
-        self.company.crm_voip_callback_sla_minutes = 5
-        if "crm_voip_missed_sla_minutes" in self.company._fields:
-            self.company.crm_voip_missed_sla_minutes = 5
+    def test_own_deadline_without_a_stored_one(self):
+        """A missed call without a stored deadline (none of the installed modules gives
+        one: the base hook's answer) is measured by the report's own minutes, on the wall
+        clock: with 5 minutes only Romashka's 5-minute call-back is in time."""
+        self.env["crm.voip.call"].browse([c.call_id for c in self.ledger]).write(
+            {"callback_deadline": False}
+        )
+        self.company.crm_voip_callback_sla_minutes = SLA_MINUTES
         actual = self.read([], ["callback_sla_rate", "called_back_count"])[()]
-        self.assertAlmostEqual(actual["callback_sla_rate"], 100.0 / 7)
-        self.assertEqual(actual["called_back_count"], 4)
-        self.assertEqual(SLA_MINUTES, 15)
+        self.assertAlmostEqual(actual["callback_sla_rate"], 100.0 * 3 / 7)
+        self.company.crm_voip_callback_sla_minutes = 5
+        for per_call in (True, False):
+            with self.subTest(per_call=per_call):
+                if not per_call:
+                    self.freeze()
+                domain = self.domain if per_call else self.domain_daily
+                actual = self.read(
+                    [], ["callback_sla_rate", "called_back_count"], domain, per_call
+                )[()]
+                self.assertAlmostEqual(actual["callback_sla_rate"], 100.0 / 7)
+                self.assertEqual(actual["called_back_count"], 4)
+
+    def test_stored_deadline_wins_over_the_own_minutes(self):
+        """A deadline stored on the missed call (the routing module's) is the one: the
+        report's own minutes do not change the verdict on it."""
+        romashka = next(c for c in self.ledger if c.key == "c14")  # called back after 5'
+        number_a = next(c for c in self.ledger if c.key == "c02")  # called back after 10'
+        calls = self.env["crm.voip.call"]
+        calls.browse(romashka.call_id).sudo().write(
+            {"callback_deadline": romashka.start + dt.timedelta(minutes=4)}
+        )
+        calls.browse(number_a.call_id).sudo().write(
+            {"callback_deadline": number_a.start + dt.timedelta(hours=2)}
+        )
+        for minutes in (SLA_MINUTES, 5):
+            self.company.crm_voip_callback_sla_minutes = minutes
+            rows = self.Report.with_context(crm_voip_report_per_call=True).search_read(
+                [("call_id", "in", [romashka.call_id, number_a.call_id])],
+                ["call_id", "callback_sla_rate"],
+            )
+            verdicts = {row["call_id"][0]: row["callback_sla_rate"] for row in rows}
+            self.assertEqual(verdicts, {romashka.call_id: 0.0, number_a.call_id: 100.0})
 
     def test_wrapup_opportunity_counts_as_created(self):
         call = self.env["crm.voip.call"].search([("provider_call_id", "=", "c09")])

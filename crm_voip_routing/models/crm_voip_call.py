@@ -1,5 +1,6 @@
 import logging
 import time
+from collections import defaultdict
 
 from psycopg2 import errors as pg_errors
 
@@ -25,6 +26,8 @@ RESPONSIBLE_SOURCES = [
 SKIPPED_RULES_DETAIL = 250
 # Entries kept per call (the log view numbers its lines call id * 1000 + position).
 MAX_TRACE = 999
+# Context key: the call-back deadlines as without this module (its uninstall hook).
+NO_ROUTING_DEADLINES = "crm_voip_routing_no_deadlines"
 
 
 class CrmVoipCall(models.Model):
@@ -351,11 +354,37 @@ class CrmVoipCall(models.Model):
         if self.direction != "inbound" or self.state not in states.UNANSWERED:
             return
         if self.crm_voip_blocked or self.crm_voip_routing_action == engine.REJECT:
-            return
-        if CallRouter(self.env).is_blacklisted(self.partner_number_e164):
+            pass  # spam: no task
+        elif CallRouter(self.env).is_blacklisted(self.partner_number_e164):
             self.crm_voip_blocked = True
-            return
-        MissedCall._crm_voip_register(self)
+        else:
+            MissedCall._crm_voip_register(self)
+        # Its task's deadline (or, without a task, this module's rule) is the one the
+        # reports measure the call-back against; written with the task link, one UPDATE.
+        self._crm_voip_store_callback_deadline()
+
+    def _crm_voip_callback_deadlines(self):
+        """The deadline of the call's call-back task; a missed call without a task (from
+        before this module, a blocked number) gets the deadline such a task would have."""
+        deadlines = super()._crm_voip_callback_deadlines()
+        if self.env.context.get(NO_ROUTING_DEADLINES):
+            return deadlines
+        # Three columns in one plain query (a whole history at install), no access check
+        # (at hang-up they are already read).
+        self.sudo().fetch(["company_id", "date_start", "crm_voip_missed_call_id"])
+        untasked = defaultdict(list)
+        for call in self:
+            if call.crm_voip_missed_call_id.deadline:
+                deadlines[call.id] = call.crm_voip_missed_call_id.deadline
+            elif call.date_start:
+                untasked[call.company_id].append(call)
+        for company, calls in untasked.items():
+            moments = [call.date_start for call in calls]
+            for call, deadline in zip(
+                calls, company.sudo()._crm_voip_missed_deadlines(moments), strict=True
+            ):
+                deadlines[call.id] = deadline
+        return deadlines
 
     def _crm_voip_missed_call_owner(self):
         """Who calls back: ``(user, why)``. The client's own manager, else the rule's

@@ -18,6 +18,8 @@ OWNER_REASONS = [
     ("company", "Company default"),
 ]
 ESCALATION_BATCH = 200
+# How a task is closed by a call with the number (rather than by hand).
+CALL_CLOSINGS = ("callback", "answered")
 
 
 class CrmVoipMissedCall(models.Model):
@@ -51,7 +53,8 @@ class CrmVoipMissedCall(models.Model):
     deadline = fields.Datetime(
         string="Call back before",
         readonly=True,
-        help="The call-back deadline in working time of the company's calendar.",
+        help="The call-back deadline in working time of the company's calendar; the call "
+        "analysis measures the call-backs of these missed calls against it too.",
     )
     res_model = fields.Char(string="Task on", readonly=True)
     res_id = fields.Many2oneReference(model_field="res_model", readonly=True)
@@ -99,6 +102,14 @@ class CrmVoipMissedCall(models.Model):
         aggregator="avg",
         digits=(16, 1),
     )
+    callback_in_time = fields.Boolean(
+        string="Called back in time",
+        compute="_compute_callback_in_time",
+        store=True,
+        help="Closed by a call with the number (ours, or the client's, answered) started by "
+        "the deadline. The call analysis counts its call-backs within the deadline the "
+        "same way, against the same deadline.",
+    )
 
     def init(self):
         super().init()
@@ -124,6 +135,17 @@ class CrmVoipMissedCall(models.Model):
                 missed.callback_minutes = max(delta.total_seconds(), 0) / 60
             else:
                 missed.callback_minutes = 0
+
+    @api.depends("state", "done_reason", "done_at", "deadline")
+    def _compute_callback_in_time(self):
+        for missed in self:
+            missed.callback_in_time = bool(
+                missed.state == "done"
+                and missed.done_reason in CALL_CLOSINGS
+                and missed.done_at
+                and missed.deadline
+                and missed.done_at <= missed.deadline
+            )
 
     @api.depends("number_e164", "partner_id", "missed_count")
     def _compute_display_name(self):

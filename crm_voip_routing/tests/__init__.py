@@ -5,3 +5,4 @@ from . import test_missed_calls
 from . import test_routing_ui
 from . import test_routing_lookup
 from . import test_routing_new_caller
+from . import test_callback_deadline
