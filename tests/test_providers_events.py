@@ -41,6 +41,9 @@ def test_call_event_fields_are_exactly_the_contract():
         "disposition",
         "duration",
         "recording_ref",
+        "origin_ref",
+        "reason",
+        "reason_code",
         "provider_event",
         "raw",
     ]

@@ -105,8 +105,8 @@ def test_config_timeout_and_defaults():
 
 
 def test_unknown_code():
-    with pytest.raises(KeyError, match="Unknown VoIP provider code 'mango'"):
-        registry.get_adapter_class("mango")
+    with pytest.raises(KeyError, match="Unknown VoIP provider code 'nosuchpbx'"):
+        registry.get_adapter_class("nosuchpbx")
 
 
 def test_register(monkeypatch):

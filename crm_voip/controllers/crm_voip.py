@@ -20,7 +20,11 @@ class CrmVoipWebhookController(http.Controller):
     """
 
     @http.route(
-        "/crm_voip/webhook/<string:token>",
+        [
+            "/crm_voip/webhook/<string:token>",
+            # PBXs that post each kind of event to its own path below the URL they are given.
+            "/crm_voip/webhook/<string:token>/<path:event_path>",
+        ],
         type="http",
         auth="public",
         methods=["GET", "POST"],

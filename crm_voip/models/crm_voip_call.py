@@ -289,6 +289,8 @@ class CrmVoipCall(models.Model):
     @api.model
     def _crm_voip_apply_event(self, provider, event):
         """Apply one normalized event; returns the call it belongs to."""
+        if event.kind == EV.ORIGINATE_REFUSED:
+            return self._crm_voip_click_to_call_refused(provider, event)
         call, created = self._crm_voip_get_or_create(provider, event)
         # In sudo: the call is this provider's, in its company. What applying reads comes
         # in one plain query; through the record rules, the first field read would load
@@ -330,7 +332,7 @@ class CrmVoipCall(models.Model):
         retries its request), so a call is never logged twice. The row is inserted in
         SQL, not by ``create()``: ``_crm_voip_on_created`` is the hook of every new call.
         """
-        if event.direction == EV.OUTBOUND:
+        if event.direction == EV.OUTBOUND or event.origin_ref:
             adopted = self._crm_voip_adopt_click_to_call(provider, event)
             if adopted:
                 return adopted, False

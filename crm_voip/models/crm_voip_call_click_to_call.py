@@ -1,5 +1,6 @@
 """Click-to-call: a call placed from Odoo, in three steps around the PBX request."""
 
+import logging
 import uuid
 
 from markupsafe import Markup
@@ -12,6 +13,7 @@ from .. import providers
 from ..callstate import states
 
 EV = providers.events
+_logger = logging.getLogger(__name__)
 # A call logged by Odoo carries this id until the PBX reports it under its own.
 CLICK_TO_CALL_ID_PREFIX = "c2c-"
 
@@ -103,20 +105,23 @@ class CrmVoipCall(models.Model):
         self.ensure_one()
         adapter = self.provider_id._get_crm_voip_adapter()
         try:
-            return self._crm_voip_request_pbx_call(adapter, self.extension, self.dialled_number)
+            return self._crm_voip_request_pbx_call(
+                adapter, self.extension, self.dialled_number, self.provider_call_id
+            )
         finally:
             adapter.close()
 
     @api.model
-    def _crm_voip_request_pbx_call(self, adapter, extension, dialled):
-        """Ask the PBX behind ``adapter`` to ring ``extension``, then ``dialled``.
+    def _crm_voip_request_pbx_call(self, adapter, extension, dialled, call_ref=None):
+        """Ask the PBX behind ``adapter`` to ring ``extension``, then ``dialled``; ``call_ref``
+        is the logged call's ``c2c-`` id, which some PBXs echo in the call's events.
 
         Returns False when it accepted, else why not, for the user. Writes nothing: it
         runs outside any transaction. ``adapter`` stays open (the dialer places many
         calls with one), its owner closes it.
         """
         try:
-            adapter.originate(extension, dialled, None)
+            adapter.originate(extension, dialled, None, request_ref=call_ref)
         except providers.errors.AuthError:
             return self.env._("The PBX refused our credentials; ask your administrator.")
         except providers.errors.RateLimitError:
@@ -155,8 +160,49 @@ class CrmVoipCall(models.Model):
             call._crm_voip_on_hangup()
 
     @api.model
+    def _crm_voip_click_to_call_refused(self, provider, event):
+        """The PBX refused, after accepting the request, a call Odoo asked for: the call
+        ends failed with the PBX's reason, and its salesperson is told at once."""
+        call = self.sudo().search(
+            [
+                ("provider_id", "=", provider.id),
+                ("provider_call_id", "=", event.origin_ref or event.provider_call_id),
+                ("origin", "=", "click_to_call"),
+            ],
+            limit=1,
+        )
+        if not call:
+            _logger.info(
+                "crm_voip: provider %s refused a call Odoo does not know (%s)",
+                provider.id,
+                event.origin_ref or event.provider_call_id,
+            )
+            return self
+        why = self.env._(event.reason) if event.reason else self.env._("no reason given")
+        if event.reason_code:
+            why = f"{why} ({event.reason_code})"
+        reason = self.env._("The PBX could not place the call: %(error)s", error=why)
+        was_ringing = call.state == states.RINGING
+        call._crm_voip_mark_click_to_call_failed(reason)
+        if was_ringing and call.user_id:
+            call.user_id._bus_send(
+                "simple_notification",
+                {
+                    "type": "warning",
+                    "title": self.env._("Call not placed"),
+                    "message": reason,
+                    "sticky": True,
+                },
+            )
+        return call.with_env(self.env)
+
+    @api.model
     def _crm_voip_adopt_click_to_call(self, provider, event):
-        """The PBX reports the call Odoo asked for under its own id: take it over."""
+        """The PBX reports the call Odoo asked for under its own id: take it over. A PBX
+        that echoes Odoo's id (``origin_ref``) names it; for the others the call is the
+        latest one still ringing from that extension to that number."""
+        if event.origin_ref:
+            return self._crm_voip_adopt_click_to_call_by_ref(provider, event)
         if event.kind not in (EV.OUTGOING_STARTED, EV.ENDED, EV.MISSED, EV.ANSWERED):
             return None
         number = providers.numbers.normalize(event.to_number, provider._crm_voip_region())
@@ -186,6 +232,33 @@ class CrmVoipCall(models.Model):
                 provider=provider.id,
                 extension=event.extension,
                 number=number,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            self.invalidate_model(["provider_call_id"])
+            return self.browse(row[0])
+        return None
+
+    @api.model
+    def _crm_voip_adopt_click_to_call_by_ref(self, provider, event):
+        if not event.origin_ref.startswith(CLICK_TO_CALL_ID_PREFIX):
+            return None
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE crm_voip_call SET provider_call_id = %(pbx_id)s
+                 WHERE provider_id = %(provider)s AND provider_call_id = %(ref)s
+                   AND origin = 'click_to_call'
+                   AND NOT EXISTS (
+                        SELECT 1 FROM crm_voip_call known
+                         WHERE known.provider_id = %(provider)s
+                           AND known.provider_call_id = %(pbx_id)s)
+                RETURNING id
+                """,
+                pbx_id=event.provider_call_id,
+                provider=provider.id,
+                ref=event.origin_ref,
             )
         )
         row = self.env.cr.fetchone()

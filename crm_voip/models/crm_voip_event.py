@@ -18,6 +18,7 @@ EVENT_KINDS = [
     (providers.events.MISSED, "Missed"),
     (providers.events.OUTGOING_STARTED, "Outgoing call started"),
     (providers.events.RECORDING_READY, "Recording ready"),
+    (providers.events.ORIGINATE_REFUSED, "Click-to-call refused"),
 ]
 # An event that failed to apply is retried by the cron this many times, then left for
 # an administrator (shown on the provider form).

@@ -323,8 +323,10 @@ class ProviderAdapter:
 
     # -- REST ----------------------------------------------------------------------------------
 
-    def originate(self, extension, number, caller_id=None):
-        """Click-to-call: ring ``extension``, then connect it to ``number``."""
+    def originate(self, extension, number, caller_id=None, request_ref=None):
+        """Click-to-call: ring ``extension``, then connect it to ``number``. ``request_ref``
+        is Odoo's id of the call: a PBX that echoes an id of the request in the call's
+        events gives it back as ``CallEvent.origin_ref``, others ignore it."""
         raise PermanentError(f"{self.name} does not support click-to-call")
 
     def recording_link(self, recording_ref, call_id=None):
@@ -422,7 +424,16 @@ class ProviderAdapter:
             self._session = None
 
     def _request(
-        self, method, url, *, params=None, data=None, json=None, headers=None, stream=False
+        self,
+        method,
+        url,
+        *,
+        params=None,
+        data=None,
+        json=None,
+        headers=None,
+        stream=False,
+        allow_redirects=True,
     ):
         """The one place that talks to the network. Always applies ``self.timeout``; turns
         network failures into ``RetryableError`` (``PermanentError`` for an unusable URL).
@@ -438,6 +449,7 @@ class ProviderAdapter:
                 json=json,
                 headers=headers,
                 stream=stream,
+                allow_redirects=allow_redirects,
                 timeout=self.timeout,
             )
         except requests.exceptions.Timeout:

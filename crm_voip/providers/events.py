@@ -19,6 +19,8 @@ ENDED = "ended"
 MISSED = "missed"
 OUTGOING_STARTED = "outgoing_started"
 RECORDING_READY = "recording_ready"
+# The PBX refused, after the fact, a call Odoo asked it to place (``origin_ref`` names it).
+ORIGINATE_REFUSED = "originate_refused"
 EVENT_KINDS = (
     CALL_STARTED,
     AGENT_RINGING,
@@ -27,6 +29,7 @@ EVENT_KINDS = (
     MISSED,
     OUTGOING_STARTED,
     RECORDING_READY,
+    ORIGINATE_REFUSED,
 )
 
 INBOUND = "inbound"
@@ -88,6 +91,13 @@ class CallEvent:
     disposition: str = ""
     duration: int | None = None
     recording_ref: str = ""
+    #: The id Odoo gave the call when it asked the PBX to place it (``request_ref`` of
+    #: ``originate``), for PBXs that echo it in the call's events.
+    origin_ref: str = ""
+    #: Why the PBX refused or failed the call, in its own terms: a marked, untranslated
+    #: text the Odoo side translates; ``reason_code`` is the PBX's code.
+    reason: str = ""
+    reason_code: str = ""
     #: The provider's own name for the event, e.g. ``NOTIFY_START``.
     provider_event: str = ""
     #: The parsed payload as received (JSON-serializable), kept for audit and re-processing.
@@ -289,6 +299,8 @@ class Extension:
 
     extension: str
     name: str = ""
+    #: The employee's e-mail at the PBX, to match him with an Odoo user.
+    email: str = ""
 
 
 @dataclass

@@ -343,7 +343,7 @@ class GenericWebhookAdapter(ProviderAdapter):
             raise PermanentError(f"{path}: {str(payload.get('error') or 'request failed')[:200]}")
         return payload
 
-    def originate(self, extension, number, caller_id=None):
+    def originate(self, extension, number, caller_id=None, request_ref=None):
         body = {"from": str(extension), "to": str(number)}
         if caller_id:
             body["caller_id"] = str(caller_id)

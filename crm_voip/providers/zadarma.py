@@ -565,7 +565,7 @@ class ZadarmaAdapter(ProviderAdapter):
             )
         return payload
 
-    def originate(self, extension, number, caller_id=None):
+    def originate(self, extension, number, caller_id=None, request_ref=None):
         """Callback: Zadarma rings ``extension`` first, then ``number``. ``caller_id`` is the
         extension/SIP whose CallerID and recording rules apply. No call id is returned; the
         call shows up through NOTIFY_OUT_* webhooks."""

@@ -508,7 +508,7 @@ class CrmVoipDialerCampaign(models.Model):
         try:
             for claim in claims:
                 error = Call._crm_voip_request_pbx_call(
-                    adapter, claim["extension"], claim["dialled"]
+                    adapter, claim["extension"], claim["dialled"], claim["call_ref"]
                 )
                 if error:
                     errors[claim["line_id"]] = error

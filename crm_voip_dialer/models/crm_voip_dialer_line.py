@@ -200,7 +200,13 @@ class CrmVoipDialerLine(models.Model):
                 "number": number,
             }
         )
-        return {"line_id": self.id, "call_id": call.id, "extension": extension, "dialled": dialled}
+        return {
+            "line_id": self.id,
+            "call_id": call.id,
+            "call_ref": call.provider_call_id,
+            "extension": extension,
+            "dialled": dialled,
+        }
 
     def _dialer_current_attempt(self):
         self.ensure_one()
