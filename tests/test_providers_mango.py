@@ -525,8 +525,40 @@ def test_call_history_splits_by_month_and_gives_up_in_time(monkeypatch):
         adapter.call_history(start, start + timedelta(days=45))
 
 
+def started_leg():
+    (event,) = parse("events/call", leg("Appeared", 1, location="ivr"))
+    return event
+
+
+def test_route_sends_the_leg_to_the_first_target_quickly():
+    adapter, transport = patched(response(payload={"result": 1000}))
+    decision = ev.RoutingDecision(action=ev.REDIRECT, targets=["12", "13"], timeout=20)
+    assert adapter.route(started_leg(), decision, request_ref="route-7") is True
+    call = transport.calls[0]
+    assert call["url"].endswith("/vpbx/commands/route") and call["timeout"] == 3
+    assert transport.json() == {"command_id": "route-7", "call_id": "leg-ivr", "to_number": "12"}
+
+
+def test_route_rejects_by_hanging_up_and_leaves_the_default_alone():
+    adapter, transport = patched(response(payload={"result": 1000}))
+    assert adapter.route(started_leg(), ev.RoutingDecision(action=ev.REJECT), "r") is True
+    assert transport.calls[0]["url"].endswith("/vpbx/commands/call/hangup")
+    assert transport.json() == {"command_id": "r", "call_id": "leg-ivr"}
+    adapter, transport = patched()
+    assert adapter.route(started_leg(), ev.RoutingDecision(), "r") is False
+    assert transport.calls == []
+
+
+def test_route_refused_or_late_raises():
+    adapter, _transport = patched(response(420, {"code": 3310}))
+    decision = ev.RoutingDecision(action=ev.REDIRECT, targets=["12"])
+    with pytest.raises(PermanentError, match="3310"):
+        adapter.route(started_leg(), decision)
+
+
 def test_declarations():
     assert MangoAdapter.has_call_history and not MangoAdapter.routes_synchronously
+    assert MangoAdapter.routes_by_command
     assert {item.name for item in MangoAdapter.config_fields if item.secret} == {
         "api_key",
         "api_salt",

@@ -9,6 +9,7 @@ wrap-up (``crm_voip_call_wrapup``). The hooks other modules extend are listed in
 ``__manifest_docs__/architecture.md``.
 """
 
+import logging
 import re
 
 from odoo import api, fields, models
@@ -19,6 +20,7 @@ from .. import providers
 from ..callstate import machine, states
 
 EV = providers.events
+_logger = logging.getLogger(__name__)
 # Missed calls whose call-back deadline is recomputed at a time (install, upgrade).
 CALLBACK_DEADLINE_BATCH = 50_000
 # What applying an event, the hang-up and the pushes read of the call, in one query.
@@ -310,6 +312,8 @@ class CrmVoipCall(models.Model):
             call._crm_voip_link_crm_records(apply_policy=event.kind != EV.CALL_STARTED)
         if transition.hung_up:
             call._crm_voip_on_hangup()
+        if event.kind == EV.CALL_STARTED and provider._crm_voip_adapter_class().routes_by_command:
+            call._crm_voip_route_by_command(provider, event)
         if event.recording_ref:
             call._crm_voip_on_recording(event.recording_ref)
         call._crm_voip_notify(event)
@@ -432,6 +436,37 @@ class CrmVoipCall(models.Model):
         self.partner_id.sudo().fetch(["name", "commercial_company_name"])
         caller_name = self.partner_id.commercial_company_name or self.partner_id.name
         return EV.RoutingDecision(action=EV.DEFAULT, caller_name=(caller_name or "")[:64])
+
+    def _crm_voip_route_by_command(self, provider, event):
+        """A PBX that takes its routing as a command: decide now, send the command once
+        this transaction is committed (never hold the database while the PBX answers).
+        Not sent, or refused, the PBX's own scenario stands, and the call says why."""
+        self.ensure_one()
+        if self.direction != "inbound" or self.state != states.RINGING:
+            return
+        decision = self._crm_voip_routing_decision()
+        if decision.action == EV.DEFAULT:
+            return
+        adapter = provider._get_crm_voip_adapter()
+        registry, call_id, uid = self.env.registry, self.id, self.env.uid
+        context = dict(self.env.context)
+
+        def send():
+            try:
+                adapter.route(event, decision, request_ref=f"route-{call_id}")
+            except providers.errors.ProviderError as error:
+                _logger.warning("crm_voip: call %s not routed by the PBX: %s", call_id, error)
+                with registry.cursor() as cr:
+                    env = api.Environment(cr, uid, context)
+                    env["crm.voip.call"].browse(call_id)._crm_voip_routing_undelivered(error)
+            finally:
+                adapter.close()
+
+        self.env.cr.postcommit.add(send)
+
+    def _crm_voip_routing_undelivered(self, error):
+        """The PBX did not take the routing command (``error``): its own scenario routed
+        the call. ``crm_voip_routing`` says so in its log."""
 
     # ------------------------------------------------------------------
     # Call-back deadline of a missed call (extended by the other modules)

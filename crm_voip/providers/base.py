@@ -218,6 +218,9 @@ class ProviderAdapter:
     whole_call_ref_prefix = ""
     #: Whether the reply to a "call starting" webhook routes the call (``routing_reply``).
     routes_synchronously = False
+    #: Whether a starting call is routed by a command sent to the PBX (``route``) once the
+    #: event is stored, rather than in the webhook reply.
+    routes_by_command = False
     #: Whether ``call_history`` reads the PBX's call log.
     has_call_history = False
     #: How the events reach us: ``WEBHOOK`` or ``PERSISTENT``.
@@ -329,6 +332,12 @@ class ProviderAdapter:
         events gives it back as ``CallEvent.origin_ref``, others ignore it."""
         raise PermanentError(f"{self.name} does not support click-to-call")
 
+    def route(self, event, decision, request_ref=None):
+        """Send ``decision`` (a ``RoutingDecision``) for the call that ``event`` (its
+        ``call_started``) reported, as a command: for PBXs that ``routes_by_command``.
+        Returns False when there was nothing to send (the PBX's own scenario stands)."""
+        raise PermanentError(f"{self.name} does not route calls by command")
+
     def recording_link(self, recording_ref, call_id=None):
         """A ``RecordingLink`` to download the recording ``recording_ref`` of call ``call_id``."""
         raise PermanentError(f"{self.name} does not support recording download")
@@ -434,10 +443,13 @@ class ProviderAdapter:
         headers=None,
         stream=False,
         allow_redirects=True,
+        timeout=None,
     ):
         """The one place that talks to the network. Always applies ``self.timeout``; turns
         network failures into ``RetryableError`` (``PermanentError`` for an unusable URL).
-        HTTP error statuses are returned as-is: each adapter maps them with its own rules."""
+        HTTP error statuses are returned as-is: each adapter maps them with its own rules.
+        ``timeout`` shortens ``self.timeout`` for a request that is only worth it fast."""
+        timeout = min(timeout, self.timeout) if timeout else self.timeout
         # Only the host goes into messages: URLs may carry tokens (recording links).
         host = urlsplit(url).netloc or url[:64]
         try:
@@ -450,10 +462,10 @@ class ProviderAdapter:
                 headers=headers,
                 stream=stream,
                 allow_redirects=allow_redirects,
-                timeout=self.timeout,
+                timeout=timeout,
             )
         except requests.exceptions.Timeout:
-            raise RetryableError(f"{host}: no answer within {self.timeout:g} s") from None
+            raise RetryableError(f"{host}: no answer within {timeout:g} s") from None
         except (
             requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema,

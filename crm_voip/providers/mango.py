@@ -214,6 +214,16 @@ class MangoAdapter(ProviderAdapter):
             ),
         ),
         ConfigField(
+            "route_timeout",
+            _lt("Routing wait (s)"),
+            _lt(
+                "How long Odoo waits for Mango to take a call to the client's manager; "
+                "past it, the account's own scenario routes the call."
+            ),
+            kind="integer",
+            default=3,
+        ),
+        ConfigField(
             "max_event_age",
             _lt("Maximum event age (s)"),
             _lt(
@@ -234,6 +244,7 @@ class MangoAdapter(ProviderAdapter):
     # Mango saves a recording some time after the call and advises asking again each
     # minute until it is there.
     recording_fetch_delay = 60
+    routes_by_command = True
     has_call_history = True
 
     # -- webhooks ------------------------------------------------------------------------------
@@ -495,7 +506,7 @@ class MangoAdapter(ProviderAdapter):
 
     # -- REST ----------------------------------------------------------------------------------
 
-    def _post(self, command, payload, allow_redirects=True):
+    def _post(self, command, payload, allow_redirects=True, timeout=None):
         """POST ``payload`` signed to ``command``; the response, errors mapped."""
         api_key = self._require("api_key", "Mango API key")
         api_salt = self._require("api_salt", "Mango signing key")
@@ -504,6 +515,7 @@ class MangoAdapter(ProviderAdapter):
             f"{self.base_url}/{command}",
             data=signed_form(api_key, api_salt, payload),
             allow_redirects=allow_redirects,
+            timeout=timeout,
         )
         self._check_mango_response(response)
         return response
@@ -546,6 +558,28 @@ class MangoAdapter(ProviderAdapter):
             payload["line_number"] = "".join(char for char in str(line) if char.isdigit())
         self._post("commands/callback", payload)
         return OriginateResult(call_id="", raw={"command_id": command_id})
+
+    def route(self, event, decision, request_ref=None):
+        """``commands/route`` sends the leg that entered the voice menu or the queue to the
+        first target; a rejected call is hung up (``commands/call/hangup``). Mango takes one
+        target: the later steps of the chain are its own scenario's."""
+        if not event.leg_id:
+            raise PermanentError("Mango routes a leg: the event names none")
+        command_id = request_ref or f"crm-voip-{uuid.uuid4().hex}"
+        timeout = int(self._setting("route_timeout"))
+        if decision.action == ev.REJECT:
+            payload = {"command_id": command_id, "call_id": event.leg_id}
+            self._post("commands/call/hangup", payload, timeout=timeout)
+            return True
+        if decision.action != ev.REDIRECT or not decision.targets:
+            return False
+        payload = {
+            "command_id": command_id,
+            "call_id": event.leg_id,
+            "to_number": decision.targets[0],
+        }
+        self._post("commands/route", payload, timeout=timeout)
+        return True
 
     def recording_link(self, recording_ref, call_id=None):
         """``queries/recording/post`` answers with a redirect to a one-time link: read the

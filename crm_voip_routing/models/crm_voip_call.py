@@ -199,6 +199,25 @@ class CrmVoipCall(models.Model):
             return decision
         return self._crm_voip_pbx_decision(result.decision, decision.caller_name)
 
+    def _crm_voip_routing_undelivered(self, error):
+        """The decision was sent as a command and the PBX did not take it: the log ends
+        with that, the PBX's own scenario having routed the call."""
+        super()._crm_voip_routing_undelivered(error)
+        self.ensure_one()
+        entry = {
+            "kind": engine.KIND_DECISION,
+            "reason": "undelivered",
+            "detail": f"{type(error).__name__}: {error}"[:250],
+        }
+        call = self.sudo()
+        call.write(
+            {
+                "crm_voip_routing_action": engine.DEFAULT,
+                "crm_voip_routing_trace": (call.crm_voip_routing_trace or [])[: MAX_TRACE - 1]
+                + [entry],
+            }
+        )
+
     def _crm_voip_caller_is_new(self):
         """Whether the call's contact or lead was created by the call itself: the number
         was unknown when it rang (``partner_created``/``lead_created``, set by crm_voip)."""

@@ -47,6 +47,7 @@ LOG_REASONS = [
     (engine.NO_ATTEMPT, "Nobody to ring: the PBX's own route"),
     ("error", "Routing failed: the PBX's own route"),
     ("timeout", "Routing too slow: the PBX's own route"),
+    ("undelivered", "The PBX did not take the routing: its own route"),
 ]
 
 
