@@ -28,6 +28,7 @@
         "views/crm_voip_menus.xml",
         "data/crm_voip_recording_data.xml",
         "views/crm_voip_recording_views.xml",
+        "wizard/crm_voip_extension_import_views.xml",
     ],
     "demo": ["demo/crm_voip_demo.xml"],
     "assets": {

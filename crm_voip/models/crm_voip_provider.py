@@ -92,6 +92,7 @@ class CrmVoipProvider(models.Model):
         help="The PBX asks where to send a starting call and waits for the answer.",
     )
     has_call_history = fields.Boolean(compute="_compute_adapter_declarations")
+    lists_extensions = fields.Boolean(compute="_compute_adapter_declarations")
     transport = fields.Selection(
         [("webhook", "Webhooks"), ("persistent", "Persistent connection")],
         compute="_compute_adapter_declarations",
@@ -203,6 +204,7 @@ class CrmVoipProvider(models.Model):
                         "default_base_url": False,
                         "routes_synchronously": False,
                         "has_call_history": False,
+                        "lists_extensions": False,
                         "transport": False,
                     }
                 )
@@ -216,6 +218,7 @@ class CrmVoipProvider(models.Model):
                     "default_base_url": adapter_class.DEFAULT_BASE_URL or False,
                     "routes_synchronously": adapter_class.routes_synchronously,
                     "has_call_history": adapter_class.has_call_history,
+                    "lists_extensions": adapter_class.lists_extensions(),
                     "transport": adapter_class.transport,
                 }
             )
@@ -321,6 +324,28 @@ class CrmVoipProvider(models.Model):
                 "sticky": False,
             },
         }
+
+    @api.readonly
+    def action_crm_voip_import_extensions(self):
+        """Read the PBX's employees and show them matched to Odoo users, before anything is
+        written. Read-only: no transaction waits on the PBX."""
+        self.ensure_one()
+        if not self.env.user.has_group("crm_voip.crm_voip_group_manager"):
+            raise AccessError(self.env._("Only telephony managers import extensions."))
+        self.check_access("read")
+        adapter = self._get_crm_voip_adapter()
+        try:
+            pbx_extensions = adapter.list_extensions()
+        except providers.errors.ProviderError as error:
+            raise UserError(
+                self.env._("The PBX did not give its extensions: %(error)s", error=error)
+            ) from error
+        finally:
+            adapter.close()
+        if not pbx_extensions:
+            raise UserError(self.env._("The PBX has no extensions to import."))
+        Import = self.env["crm.voip.extension.import"]
+        return Import._crm_voip_action(self, Import._crm_voip_preview_values(self, pbx_extensions))
 
     def action_rotate_webhook_token(self):
         for provider in self:

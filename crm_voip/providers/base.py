@@ -227,6 +227,11 @@ class ProviderAdapter:
     transport = WEBHOOK
 
     @classmethod
+    def lists_extensions(cls):
+        """Whether ``list_extensions`` reads the PBX's extensions (the import offers them)."""
+        return cls.list_extensions is not ProviderAdapter.list_extensions
+
+    @classmethod
     def config_field(cls, name):
         """The declared ``ConfigField`` called ``name``, or ``None``."""
         return next((item for item in cls.config_fields if item.name == name), None)

@@ -1,0 +1,2 @@
+from . import crm_voip_extension_import
+from . import crm_voip_extension_import_line
