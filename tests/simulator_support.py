@@ -15,9 +15,10 @@ from vats_simulator import pbx
 class Receiver:
     """Records every request and answers like a webhook endpoint would.
 
-    A POST to ``/hook/<code>`` is answered by ``verifiers[code](headers, body)`` (a
-    ``(status, json_answer)`` pair), or 200 ``{"status": "ok"}`` when the PBX has none. A GET
-    is answered with ``answer_get(query)`` (text), empty by default.
+    A POST to ``/hook/<code>`` (or below it, for a PBX that posts each kind of event to its
+    own path) is answered by ``verifiers[code](headers, body)`` (a ``(status, json_answer)``
+    pair), or 200 ``{"status": "ok"}`` when the PBX has none. A GET is answered with
+    ``answer_get(query)`` (text), empty by default.
     """
 
     def __init__(self):
@@ -40,7 +41,8 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.hits.append(("POST", self.path, dict(self.headers.items()), body))
-                code = self.path.rstrip("/").rsplit("/", 1)[-1]
+                path = urllib.parse.urlsplit(self.path).path
+                code = path.removeprefix("/hook/").split("/", 1)[0]
                 verifier = receiver.verifiers.get(code)
                 status, answer = (
                     verifier(self.headers, body) if verifier else (200, {"status": "ok"})
@@ -67,10 +69,12 @@ class Receiver:
         return f"{self.base}/hook/{code}"
 
     def posts(self, code=None):
+        """The POSTs received (for PBX ``code``: to its hook or below it)."""
         return [
             hit
             for hit in self.hits
-            if hit[0] == "POST" and (code is None or hit[1] == f"/hook/{code}")
+            if hit[0] == "POST"
+            and (code is None or hit[1] == f"/hook/{code}" or hit[1].startswith(f"/hook/{code}/"))
         ]
 
     def close(self):

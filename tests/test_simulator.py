@@ -157,15 +157,15 @@ def test_every_pbx_encodes_every_scenario(code, scenario):
     options = module.resolve_play_options({})
     for payload in module.webhook_payloads(plan.events, options):
         assert isinstance(module.event_name(payload), str)
-        bodies = {}
+        sent = {}
         for signing in ("valid", "bad", "none"):
             body, headers = module.webhook_request(account, payload, signing, options)
             assert isinstance(body, bytes) and isinstance(headers, dict)
-            bodies[signing] = headers
-        # A signed request carries something an unsigned one does not, and a wrong secret
-        # gives other values.
-        assert set(bodies["valid"]) > set(bodies["none"])
-        assert bodies["valid"] != bodies["bad"]
+            sent[signing] = (body, headers)
+        # A signed request carries something an unsigned one does not (a header, or a field
+        # of the body), and a wrong secret gives other values.
+        assert sent["valid"] != sent["none"]
+        assert sent["valid"] != sent["bad"]
     if scenario in ("answered", "missed", "outgoing"):
         record = plan.calls[0]
         assert (record.provider, record.call_id) == (code, plan.call.call_id)
@@ -237,13 +237,21 @@ def test_unreachable_webhook_reports_error(code):
     assert delivery.provider == code and code in repr(delivery)
 
 
+def posted(code, payloads):
+    """What ``code`` posts for ``payloads`` (a PBX may group or spread them), by default."""
+    module = pbx.get(code)
+    return module.webhook_payloads(payloads, module.resolve_play_options({}))
+
+
 def test_play_send_and_history(sim, receiver):
+    posts = 0
     for code in CODES:
         deliveries = sim.play(code, "answered", record=True, event_gap=0.01)
-        assert [d.status for d in deliveries] == [200] * 5
-        expected = sim.scenario_events(code, "answered", record=True)
+        expected = posted(code, sim.scenario_events(code, "answered", record=True))
+        assert [d.status for d in deliveries] == [200] * len(expected)
         assert [d.event_name for d in deliveries] == [pbx.get(code).event_name(e) for e in expected]
-        assert all(d.provider == code and d.url == receiver.hook(code) for d in deliveries)
+        assert all(d.provider == code and d.url.startswith(receiver.hook(code)) for d in deliveries)
+        posts += len(deliveries)
         sent = sim.send(code, deliveries[0].event, signing="none")
         assert len(sent) == 1 and sent[0].signing == "none"
         with pytest.raises(ValueError):
@@ -254,7 +262,7 @@ def test_play_send_and_history(sim, receiver):
         assert {"recording_id": recording, "call_id": "c1", "provider": code, "extension": ""} in (
             sim.recordings
         )
-    assert len(receiver.posts()) == 6 * len(CODES)
+    assert len(receiver.posts()) == posts + len(CODES)
     assert len(sim.calls) == 2 * len(CODES)
     assert sum(1 for r in sim.recordings if r["call_id"] != "c1") == len(CODES)
     sim.clear()
@@ -373,9 +381,10 @@ def test_program(receiver, capsys, code):
     args = [*placeholder_cli_args(code, receiver.hook(code)), "--log-level", "WARNING"]
     assert cli_main([*args, "--scenario", "answered", "--record"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    names = [pbx.get(code).event_name(e) for e in vats_simulator.scenario_events(code, "answered")]
-    assert [line.split("\t")[0] for line in lines] == ["200"] * 5
-    assert [line.split("\t")[1] for line in lines][:4] == names
+    events = posted(code, vats_simulator.scenario_events(code, "answered", record=True))
+    names = [pbx.get(code).event_name(e) for e in events]
+    assert [line.split("\t")[0] for line in lines] == ["200"] * len(names)
+    assert [line.split("\t")[1] for line in lines] == names
     assert cli_main([*args, "--live", code, "--interval", "0", "--max-calls", "2"]) == 0
     assert len(receiver.posts(code)) >= 7
     with pytest.raises(SystemExit):

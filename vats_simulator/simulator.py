@@ -291,9 +291,10 @@ class Simulator:
                 if self._stopping.wait(event_gap):
                     break
             body, headers = module.webhook_request(account, payload, signing, options)
+            url = module.webhook_target(account, payload)
             status, data, resp_headers, error, elapsed = http_request(
                 "POST",
-                account.webhook_url,
+                url,
                 body,
                 {**self.webhook_headers, **headers},
                 timeout=self.webhook_timeout,
@@ -302,7 +303,7 @@ class Simulator:
                 provider=module.code,
                 scenario=scenario,
                 event=payload,
-                url=account.webhook_url,
+                url=url,
                 request_headers=headers,
                 request_body=body,
                 status=status,

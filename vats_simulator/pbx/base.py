@@ -32,6 +32,7 @@ OPTIONAL_HOOKS = (
     "cli_play_options",
     "rate_limits",
     "webhook_payloads",
+    "webhook_target",
     "response_headers",
     "verify_webhook_url",
 )
@@ -125,8 +126,14 @@ class Pbx:
     rate_limits = {}
 
     def webhook_payloads(self, payloads, options):
-        """The payloads to post, in order (a PBX may group several events in one POST)."""
+        """The payloads to post, in order (a PBX may group several events in one POST, or
+        spread a step's payload over several POSTs)."""
         return list(payloads)
+
+    def webhook_target(self, account, payload):
+        """The URL ``payload`` is posted to: ``account.webhook_url``, unless the PBX posts each
+        kind of event to its own URL below it."""
+        return account.webhook_url
 
     def response_headers(self, sim):
         """Headers added to every answer of the PBX's REST API."""
