@@ -19,6 +19,7 @@ from odoo.addons.crm_voip.providers.mango import MangoAdapter
 
 from .common import CrmVoipCommon
 from .common_http import CrmVoipHttpCommon
+from .common_scenarios import CallScenarioSuite
 
 KEY, SALT = "mango-key", "mango-salt"
 CLIENT = "74957654321"  # Romashka's phone
@@ -240,8 +241,26 @@ class TestMangoRoutingCommand(MangoCase):
         )
         self.assertEqual(timeout, 3)
 
+    def test_route_not_taken_is_reported(self):
+        decision = ev.RoutingDecision(action="redirect", targets=["11"])
+        Call = type(self.env["crm.voip.call"])
+        with (
+            patch.object(Call, "_crm_voip_routing_decision", return_value=decision),
+            patch.object(MangoAdapter, "_request", return_value=fake_response(420, {"code": 3310})),
+            patch.object(Call, "_crm_voip_routing_undelivered") as undelivered,
+            self.assertLogs("odoo.addons.crm_voip.models.crm_voip_call", "WARNING"),
+        ):
+            self.start_call()
+            self.env.cr.postcommit.run()
+        ((error,), _kwargs) = undelivered.call_args
+        self.assertIn("3310", str(error))
+
     def test_default_route_sends_nothing(self):
-        with patch.object(MangoAdapter, "_request") as transport:
+        Call = type(self.env["crm.voip.call"])
+        with (
+            patch.object(Call, "_crm_voip_routing_decision", return_value=ev.RoutingDecision()),
+            patch.object(MangoAdapter, "_request") as transport,
+        ):
             self.start_call()
             self.env.cr.postcommit.run()
         transport.assert_not_called()
@@ -332,3 +351,19 @@ class TestExtensionImport(MangoCase):
             self.env["crm.voip.extension.import"].with_user(self.salesman_anna).create(
                 {"provider_id": self.mango.id}
             )
+
+
+@tagged("post_install", "-at_install", "crm_voip", "crm_voip_scenarios")
+class TestMangoScenarios(CallScenarioSuite):
+    provider_code = "mango"
+    SECRET_SETTINGS = {"api_key": KEY, "api_salt": SALT}
+
+    @classmethod
+    def sim_account(cls, simulator, webhook_url):
+        return simulator.MangoAccount(webhook_url, KEY, SALT)
+
+    def refuse_next_click_to_call(self):
+        """Mango accepts the request, then reports the refusal to ``result/callback``."""
+        account = self.sim.account("mango")
+        account.command_result = 2100
+        self.addCleanup(setattr, account, "command_result", 1000)

@@ -8,7 +8,9 @@ import requests
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from .common import GENERIC_API_KEY, GENERIC_SECRET, ZADARMA_KEY, ZADARMA_SECRET
 from .common_http import CrmVoipHttpCommon
+from .common_scenarios import CallScenarioSuite
 
 WEBHOOK_LOGGER = "odoo.addons.crm_voip.controllers.crm_voip"
 ROMASHKA_CALLER = "74957654321"  # typed "8 (495) 765-43-21" on the card
@@ -304,3 +306,23 @@ class TestZadarmaHandshake(CrmVoipHttpCommon):
         response = requests.get(url, timeout=10)
         self.assertEqual(response.status_code, 405)
         self.assertEqual(json.loads(response.text)["status"], "error")
+
+
+@tagged("post_install", "-at_install", "crm_voip", "crm_voip_scenarios")
+class TestZadarmaScenarios(CallScenarioSuite):
+    provider_code = "zadarma"
+    SECRET_SETTINGS = {"api_key": ZADARMA_KEY, "api_secret": ZADARMA_SECRET}
+
+    @classmethod
+    def sim_account(cls, simulator, webhook_url):
+        return simulator.ZadarmaAccount(webhook_url, ZADARMA_KEY, ZADARMA_SECRET, "Europe/Moscow")
+
+
+@tagged("post_install", "-at_install", "crm_voip", "crm_voip_scenarios")
+class TestGenericScenarios(CallScenarioSuite):
+    provider_code = "generic"
+    SECRET_SETTINGS = {"webhook_secret": GENERIC_SECRET, "api_key": GENERIC_API_KEY}
+
+    @classmethod
+    def sim_account(cls, simulator, webhook_url):
+        return simulator.GenericAccount(webhook_url, GENERIC_SECRET, GENERIC_API_KEY)

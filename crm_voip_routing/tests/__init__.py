@@ -6,3 +6,4 @@ from . import test_routing_ui
 from . import test_routing_lookup
 from . import test_routing_new_caller
 from . import test_callback_deadline
+from . import test_routing_mango
