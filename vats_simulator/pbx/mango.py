@@ -1,6 +1,6 @@
 """Mango Office, VPBX API v1.10 ("API Виртуальной АТС").
 
-Wire format from the protocol notes (``/work/shared/docs/vats_protocols.md``, section 2):
+Wire format as ``__manifest_docs__/protocols/mango.md`` records it:
 every request, in both directions, is a form POST of ``vpbx_api_key``, ``sign`` and ``json``
 (a JSON string), with ``sign = sha256_hex(api_key + json + api_salt)`` over that exact string.
 The VPBX posts to the account's URL plus one suffix per kind (``/events/call``,
