@@ -139,8 +139,13 @@ def test_forged_requests_are_refused(request_kwargs, error, match):
 def test_missing_form_fields_and_bad_json():
     adapter = make_adapter()
     bare = WebhookRequest(path=f"{HOOK}/events/call", body=b"json=%7B%7D", received_at=RECEIVED)
-    with pytest.raises(MalformedEventError, match="vpbx_api_key"):
+    with pytest.raises(SignatureError, match="Unsigned"):
         adapter.verify(bare)
+    no_json = WebhookRequest(
+        path=f"{HOOK}/events/call", body=f"vpbx_api_key={KEY}&sign=ab".encode()
+    )
+    with pytest.raises(MalformedEventError, match="'json'"):
+        adapter.verify(no_json)
     with pytest.raises(MalformedEventError, match="not JSON"):
         adapter.verify(post("events/call", "{not json"))
     with pytest.raises(MalformedEventError, match="not a JSON object"):

@@ -186,7 +186,7 @@ class MangoAdapter(ProviderAdapter):
 
     name = "Mango Office"
     label = _lt("Mango Office")
-    DEFAULT_BASE_URL = "https://app.mango-office.ru/vpbx"
+    DEFAULT_BASE_URL = "https://app.mango-office.ru"
     config_fields = (
         ConfigField(
             "api_key",
@@ -279,9 +279,11 @@ class MangoAdapter(ProviderAdapter):
         """The key must be ours and ``sign`` must match the raw ``json`` value."""
         self.check_source(request.remote_addr)
         form = self._form(request)
-        for field in ("vpbx_api_key", "sign", "json"):
-            if field not in form:
-                raise MalformedEventError(f"Missing form field {field!r}")
+        for field in ("vpbx_api_key", "sign"):
+            if not form.get(field):
+                raise SignatureError(f"Unsigned request: no {field!r}")
+        if "json" not in form:
+            raise MalformedEventError("Missing form field 'json'")
         api_key = self.config.get("api_key") or ""
         api_salt = self.config.get("api_salt") or ""
         if not api_key or not api_salt:
@@ -512,7 +514,7 @@ class MangoAdapter(ProviderAdapter):
         api_salt = self._require("api_salt", "Mango signing key")
         response = self._request(
             "POST",
-            f"{self.base_url}/{command}",
+            f"{self.base_url}/vpbx/{command}",
             data=signed_form(api_key, api_salt, payload),
             allow_redirects=allow_redirects,
             timeout=timeout,
