@@ -19,6 +19,8 @@ import suite_env
 from suite_env import ADDONS, ROOT, log
 
 SIMULATOR_PORT = 8071
+MANGO_SIMULATOR_PORT = 8072
+MANGO_DEMO_DID = "74992150438"
 # Matches crm_voip/demo/crm_voip_demo.xml: tokens, keys and extensions of the demo accounts.
 DEMO_NUMBERS = [
     "84951234567",  # ООО «Ромашка», typed 8 (495) 123-45-67 on the card
@@ -107,6 +109,8 @@ def main():
                 suite_env.fail("Odoo did not start; see the messages above.")
             if not args.no_traffic:
                 processes.append(start_simulator(url, args.interval))
+                # Mango Office's calls come from a second simulator, half as often.
+                processes.append(start_mango_simulator(url, args.interval * 2))
             print(
                 "\n"
                 f"  Odoo with the crm_voip suite: {url}/odoo\n"
@@ -118,6 +122,8 @@ def main():
                 f"  VATS simulator: http://127.0.0.1:{SIMULATOR_PORT} (Zadarma/Novofon and"
                 " generic), a call every"
                 f" {args.interval:g} s -> Telephony > Calls\n"
+                f"  Mango Office simulator: http://127.0.0.1:{MANGO_SIMULATOR_PORT}, a call every"
+                f" {args.interval * 2:g} s on line +7 499 215-04-38\n"
                 "  Ctrl-C stops everything.\n",
                 flush=True,
             )
@@ -169,6 +175,35 @@ def start_simulator(odoo_url, interval):
         ",".join(DEMO_DIDS),
         "--extensions",
         ",".join(DEMO_EXTENSIONS),
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def start_mango_simulator(odoo_url, interval):
+    command = [
+        suite_env.python_executable(),
+        "-m",
+        "vats_simulator",
+        "--port",
+        str(MANGO_SIMULATOR_PORT),
+        "--mango-webhook",
+        f"{odoo_url}/crm_voip/webhook/demo-mango",
+        "--mango-key",
+        "demo-mango-key",
+        "--mango-salt",
+        "demo-mango-salt",
+        "--live",
+        "mango",
+        "--interval",
+        str(interval),
+        "--event-gap",
+        "2",
+        "--numbers",
+        ",".join(DEMO_NUMBERS),
+        "--dids",
+        MANGO_DEMO_DID,
+        "--extensions",
+        ",".join(DEMO_EXTENSIONS[:3]),
     ]
     return subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
 
