@@ -23,7 +23,12 @@ RECORDINGS = "recordings"
 CLICK_TO_CALL = "click_to_call"
 
 
-class CallScenarioSuite(HttpCase, CrmVoipCommon):
+class ScenarioAccountCase(HttpCase, CrmVoipCommon):
+    """One PBX account of the PBX under test, played by its own simulator: the fixture of
+    the scenario suites (crm_voip's, and those of the modules that extend the call).
+    A PBX gives its code, credentials and simulator account in a mixin of its test module
+    (``sim_account``), which each suite's class for that PBX combines with the suite."""
+
     provider_code = None
     #: The account's secret settings and other settings, as the adapter declares them.
     SECRET_SETTINGS = {}
@@ -119,6 +124,10 @@ class CallScenarioSuite(HttpCase, CrmVoipCommon):
     def assert_summary_once(self, record, text):
         lines = record.message_ids.filtered(lambda message: text in (message.body or ""))
         self.assertEqual(len(lines), 1, f"one call summary on {record.display_name}")
+
+
+class CallScenarioSuite(ScenarioAccountCase):
+    """The call scenarios, the same records asserted for every PBX."""
 
     # ------------------------------------------------------------------
     # Scenarios

@@ -353,8 +353,9 @@ class TestExtensionImport(MangoCase):
             )
 
 
-@tagged("post_install", "-at_install", "crm_voip", "crm_voip_scenarios")
-class TestMangoScenarios(CallScenarioSuite):
+class MangoScenarioAccount:
+    """Mango Office in the scenario suites."""
+
     provider_code = "mango"
     SECRET_SETTINGS = {"api_key": KEY, "api_salt": SALT}
 
@@ -367,3 +368,8 @@ class TestMangoScenarios(CallScenarioSuite):
         account = self.sim.account("mango")
         account.command_result = 2100
         self.addCleanup(setattr, account, "command_result", 1000)
+
+
+@tagged("post_install", "-at_install", "crm_voip", "crm_voip_scenarios")
+class TestMangoScenarios(MangoScenarioAccount, CallScenarioSuite):
+    pass

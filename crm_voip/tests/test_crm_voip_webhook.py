@@ -308,8 +308,9 @@ class TestZadarmaHandshake(CrmVoipHttpCommon):
         self.assertEqual(json.loads(response.text)["status"], "error")
 
 
-@tagged("post_install", "-at_install", "crm_voip", "crm_voip_scenarios")
-class TestZadarmaScenarios(CallScenarioSuite):
+class ZadarmaScenarioAccount:
+    """Zadarma in the scenario suites."""
+
     provider_code = "zadarma"
     SECRET_SETTINGS = {"api_key": ZADARMA_KEY, "api_secret": ZADARMA_SECRET}
 
@@ -318,11 +319,22 @@ class TestZadarmaScenarios(CallScenarioSuite):
         return simulator.ZadarmaAccount(webhook_url, ZADARMA_KEY, ZADARMA_SECRET, "Europe/Moscow")
 
 
-@tagged("post_install", "-at_install", "crm_voip", "crm_voip_scenarios")
-class TestGenericScenarios(CallScenarioSuite):
+class GenericScenarioAccount:
+    """Our generic signed protocol in the scenario suites."""
+
     provider_code = "generic"
     SECRET_SETTINGS = {"webhook_secret": GENERIC_SECRET, "api_key": GENERIC_API_KEY}
 
     @classmethod
     def sim_account(cls, simulator, webhook_url):
         return simulator.GenericAccount(webhook_url, GENERIC_SECRET, GENERIC_API_KEY)
+
+
+@tagged("post_install", "-at_install", "crm_voip", "crm_voip_scenarios")
+class TestZadarmaScenarios(ZadarmaScenarioAccount, CallScenarioSuite):
+    pass
+
+
+@tagged("post_install", "-at_install", "crm_voip", "crm_voip_scenarios")
+class TestGenericScenarios(GenericScenarioAccount, CallScenarioSuite):
+    pass

@@ -15,7 +15,7 @@ class CrmVoipExtensionImportLine(models.TransientModel):
     _order = "extension"
 
     import_id = fields.Many2one("crm.voip.extension.import", required=True, ondelete="cascade")
-    selected = fields.Boolean(string="Import")
+    selected = fields.Boolean(string="To import")
     extension = fields.Char(required=True, readonly=True)
     pbx_name = fields.Char(string="Name at the PBX", readonly=True)
     pbx_email = fields.Char(string="E-mail at the PBX", readonly=True)

@@ -232,6 +232,9 @@ class MangoAccount:
     command_result: int = OK
     command_results: dict = field(default_factory=dict)
     route_delay: float = 0.0
+    #: Whether a call routed by ``commands/route`` goes on by itself (its routed leg is
+    #: played); off when a test plays the rest of the call itself.
+    play_routed_calls: bool = True
     stats_poll_interval: float = 5.0
     #: Mango writes epoch seconds (UTC) only.
     tzinfo: dt.tzinfo = field(default=dt.timezone.utc, init=False, repr=False)
@@ -798,7 +801,7 @@ class Mango(Pbx):
         def work():
             answer = {"command_id": command_id, "result": result}
             sim.send(self.code, envelope(ROUTE_RESULT_PATH, answer), scenario="route")
-            if result == OK:
+            if result == OK and account.play_routed_calls:
                 posts = _routed_call(leg, call_id, to_number, int(sim.now()))
                 sim.send(self.code, posts, scenario="route", event_gap=sim.originate_event_gap)
 
