@@ -325,7 +325,7 @@ def configure(odoo, database, sim, providers, n_partners):
                 # Leads, as Zadarma: the heavier policy of the mix.
                 "unknown_caller_policy": "lead",
                 "line": "Mango 495",
-                "base_url": sim.api_url("mango") + "/vpbx",
+                "base_url": sim.api_url("mango"),
             },
         }
         env["crm.voip.provider"].create(

@@ -280,6 +280,8 @@ def test_summary_of_an_unanswered_call(reason, entry_result, talk, expected):
     payload.update(entry_result=entry_result, talk_time=talk, disconnect_reason=reason)
     (event,) = parse("events/summary", payload)
     assert (event.kind, event.disposition, event.duration) == (ev.MISSED, expected, 0)
+    # Nobody talked: the first extension rung is not the call's salesperson.
+    assert event.extension == ""
 
 
 def test_outgoing_summary_resolves_the_sip_uri_to_the_extension():

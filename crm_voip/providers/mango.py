@@ -429,7 +429,8 @@ class MangoAdapter(ProviderAdapter):
                 "from_number": _text(caller.get("number")),
                 "to_number": line or _text(called.get("number")),
                 "did": line,
-                "extension": _text(called.get("extension")),
+                # Who answered; on a missed call, only the first one the call was sent to.
+                "extension": _text(called.get("extension")) if outcome == "answered" else "",
             }
         else:
             extension = _text(caller.get("extension"))

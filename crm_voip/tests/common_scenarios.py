@@ -190,6 +190,7 @@ class CallScenarioSuite(ScenarioAccountCase):
                     "talk_seconds": 0,
                     "partner_id": self.client_romashka.id,
                     "line_id": self.account.line_ids.id,
+                    "user_id": False,
                 }
             ],
         )
