@@ -1,8 +1,8 @@
 {
     "name": "CRM VoIP: cloud PBX connector",
     "summary": "Cloud PBX (VATS) call log, caller ID and webhooks for CRM: Zadarma/Novofon, "
-    "generic signed webhook",
-    "version": "18.0.1.1.0",
+    "Mango Office, generic signed webhook",
+    "version": "18.0.1.2.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "crm_voip contributors",
