@@ -4,8 +4,12 @@ Odoo test server (no mock between them)."""
 import importlib
 import pathlib
 import sys
+from unittest.mock import patch
 
+from odoo.sql_db import TestCursor
 from odoo.tests import HttpCase
+
+from odoo.addons.bus.websocket import WebsocketConnectionHandler
 
 from .common import GENERIC_API_KEY, GENERIC_SECRET, ZADARMA_KEY, ZADARMA_SECRET, CrmVoipCommon
 
@@ -18,6 +22,29 @@ def import_simulator():
         root = pathlib.Path(__file__).resolve().parents[2]
         sys.path.insert(0, str(root))
         return importlib.import_module("vats_simulator")
+
+
+def run_commit_hooks(case):
+    """Have the test server's commits run their pre- and post-commit hooks, as a real
+    server's do: Odoo's test cursor drops them (the bus's pushes, a routing command)."""
+    original_commit = TestCursor.commit
+
+    def commit(cursor):
+        cursor.flush()
+        cursor.precommit.run()
+        cursor.postcommit.run()
+        return original_commit(cursor)
+
+    case.patch(TestCursor, "commit", commit)
+
+
+def deliver_bus_notifications(case):
+    """Let the bus reach the browser, as in production: Odoo's test mode refuses
+    websockets and drops the commit hooks that wake the bus."""
+    case.startPatcher(
+        patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True)
+    )
+    run_commit_hooks(case)
 
 
 class CrmVoipHttpCommon(HttpCase, CrmVoipCommon):

@@ -13,7 +13,7 @@ from odoo.tools import mute_logger
 from ..models.crm_voip_recording import FETCH_DELAY_PARAM
 from ..providers.base import ProviderAdapter
 from .common import CrmVoipCommon
-from .common_http import import_simulator
+from .common_http import deliver_bus_notifications, import_simulator
 
 WEBHOOK_LOGGER = "odoo.addons.crm_voip.controllers.crm_voip"
 ROMASHKA = "74957654321"  # typed "8 (495) 765-43-21" on the card
@@ -55,7 +55,8 @@ class ScenarioAccountCase(HttpCase, CrmVoipCommon):
         (cls.zadarma | cls.generic).active = False
         cls.account = cls.env["crm.voip.provider"].create(
             {
-                "name": f"Scenarios {cls.provider_code}",
+                # The browser scenario finds it by this name.
+                "name": "Scenarios under test",
                 "code": cls.provider_code,
                 "company_id": cls.company.id,
                 "country_id": cls.env.ref("base.ru").id,
@@ -176,6 +177,28 @@ class CallScenarioSuite(ScenarioAccountCase):
         )
         self.assertEqual(
             recording.attachment_id.raw, self.sim.recording_bytes(recording.recording_ref)
+        )
+
+    def test_scenario_popup_in_the_browser_of_the_rung_salesperson(self):
+        """Anna's browser, in headless Chromium, shows the popup of the call that rings her
+        extension, as the PBX reports it."""
+        deliver_bus_notifications(self)
+        # Webhooks played during a tour must carry the tour's test cookie.
+        self.sim.webhook_headers = {"Cookie": f"test_request_key={self.canonical_tag}_browser_js"}
+        self.addCleanup(setattr, self.sim, "webhook_headers", {})
+        self.start_tour("/odoo", "crm_voip_scenario_popup", login=self.salesman_anna.login)
+        self.sim.wait_background()
+        self.env.invalidate_all()
+        call = self.env["crm.voip.call"].search([("provider_id", "=", self.account.id)])
+        self.assertRecordValues(
+            call,
+            [
+                {
+                    "state": "done",
+                    "user_id": self.salesman_anna.id,
+                    "partner_id": self.client_romashka.id,
+                }
+            ],
         )
 
     def test_scenario_missed_in_a_ring_group(self):

@@ -3,15 +3,11 @@
 import base64
 import os
 import pathlib
-from unittest.mock import patch
 
 from odoo import fields
-from odoo.sql_db import TestCursor
 from odoo.tests import ChromeBrowser, tagged
 
-from odoo.addons.bus.websocket import WebsocketConnectionHandler
-
-from .common_http import CrmVoipHttpCommon
+from .common_http import CrmVoipHttpCommon, deliver_bus_notifications
 
 # `make screenshots` sets this to refresh the pictures of the documentation.
 SCREENSHOT_DIR = os.environ.get("CRM_VOIP_DOC_SCREENSHOTS")
@@ -29,24 +25,7 @@ class TestCrmVoipUi(CrmVoipHttpCommon):
             self._capture_screenshots_for_docs()
 
     def _deliver_bus_notifications(self):
-        """Let the bus reach the browser, as in production.
-
-        Odoo's test mode refuses websockets and its test cursor drops post-commit
-        hooks, so the bus would never tell the browser that a webhook pushed a popup:
-        allow the websocket, and run the bus's commit hooks when a request commits.
-        """
-        self.startPatcher(
-            patch.object(WebsocketConnectionHandler, "websocket_allowed", return_value=True)
-        )
-        original_commit = TestCursor.commit
-
-        def commit(cursor):
-            cursor.flush()
-            cursor.precommit.run()
-            cursor.postcommit.run()
-            return original_commit(cursor)
-
-        self.patch(TestCursor, "commit", commit)
+        deliver_bus_notifications(self)
 
     def _capture_screenshots_for_docs(self):
         """Save a PNG when a tour logs ``crm_voip:screenshot:<name>``."""

@@ -10,8 +10,7 @@ A PBX joins with a subclass (its code, credentials, simulator account, as for
 
 import datetime as dt
 
-from odoo.sql_db import TestCursor
-
+from odoo.addons.crm_voip.tests.common_http import run_commit_hooks
 from odoo.addons.crm_voip.tests.common_scenarios import ScenarioAccountCase
 
 from .common import MONDAY_10, ROMASHKA_CALLER, RoutingFixtures, msk
@@ -31,15 +30,7 @@ class RoutingScenarioSuite(RoutingFixtures, ScenarioAccountCase):
         super().setUp()
         # A routing command goes out after the commit: let the test server's commits run
         # their post-commit hooks, as a real server does.
-        original_commit = TestCursor.commit
-
-        def commit(cursor):
-            cursor.flush()
-            cursor.precommit.run()
-            cursor.postcommit.run()
-            return original_commit(cursor)
-
-        self.patch(TestCursor, "commit", commit)
+        run_commit_hooks(self)
 
     def routed_extension(self, deliveries):
         """The extension the PBX was told to ring first, from its answers or commands."""

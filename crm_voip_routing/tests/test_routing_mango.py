@@ -3,8 +3,9 @@ his manager by ``commands/route`` once its start is stored; a PBX that does not 
 command in time keeps its own scenario, and the routing log says so."""
 
 from odoo.fields import Command
-from odoo.sql_db import TestCursor
 from odoo.tests import tagged
+
+from odoo.addons.crm_voip.tests.common_http import run_commit_hooks
 
 from .common import MONDAY_10, ROMASHKA_CALLER, CrmVoipRoutingHttpCommon, msk
 
@@ -43,15 +44,7 @@ class TestRoutingMango(CrmVoipRoutingHttpCommon):
         super().setUp()
         # The route command goes out after the commit: let the test server's commits run
         # their post-commit hooks, as a real server does.
-        original_commit = TestCursor.commit
-
-        def commit(cursor):
-            cursor.flush()
-            cursor.precommit.run()
-            cursor.postcommit.run()
-            return original_commit(cursor)
-
-        self.patch(TestCursor, "commit", commit)
+        run_commit_hooks(self)
         self.account = self.mango_sim.account("mango")
         self.account.routes.clear()
 
