@@ -79,6 +79,19 @@ class TestPopup(CrmVoipHttpCommon):
         )
         self.assertShowsOnlyReadable(other, self.salesman_other)
 
+    def test_popup_follows_a_change_of_rights(self):
+        """What a recipient may read is kept between popups (turning his rules into SQL is
+        most of a popup's cost), and forgotten as soon as his rights change."""
+        self.play("zadarma", "answered", caller=ROMASHKA_CALLER, did=MOSCOW, answered_by="101")
+        other = self.ring("103")[self.salesman_other.partner_id.id]
+        self.assertFalse(other["opportunities"])
+        self.salesman_other.groups_id = [
+            Command.link(self.env.ref("sales_team.group_sale_salesman_all_leads").id)
+        ]
+        other = self.ring("103")[self.salesman_other.partner_id.id]
+        self.assertEqual(other["opportunities"][0]["name"], "Romashka: equipment")
+        self.assertShowsOnlyReadable(other, self.salesman_other)
+
     def test_popup_of_a_user_of_another_company_names_no_record(self):
         company_2 = self.env["res.company"].create({"name": "VoIP Popup Co 2"})
         stranger = new_test_user(
