@@ -144,12 +144,8 @@ def main():
 
 
 def start_simulator(odoo_url, interval):
-    command = [
-        suite_env.python_executable(),
-        "-m",
-        "vats_simulator",
-        "--port",
-        str(SIMULATOR_PORT),
+    """Zadarma's live calls (the generic account is there for "Simulate a call")."""
+    accounts = [
         "--zadarma-webhook",
         f"{odoo_url}/crm_voip/webhook/demo-zadarma",
         "--zadarma-key",
@@ -162,8 +158,35 @@ def start_simulator(odoo_url, interval):
         "demo-generic-secret",
         "--generic-api-key",
         "demo-generic-key",
+    ]
+    return live_simulator(SIMULATOR_PORT, accounts, "zadarma", interval, DEMO_DIDS, DEMO_EXTENSIONS)
+
+
+def start_mango_simulator(odoo_url, interval):
+    accounts = [
+        "--mango-webhook",
+        f"{odoo_url}/crm_voip/webhook/demo-mango",
+        "--mango-key",
+        "demo-mango-key",
+        "--mango-salt",
+        "demo-mango-salt",
+    ]
+    return live_simulator(
+        MANGO_SIMULATOR_PORT, accounts, "mango", interval, [MANGO_DEMO_DID], DEMO_EXTENSIONS[:3]
+    )
+
+
+def live_simulator(port, accounts, live, interval, dids, extensions):
+    """A simulator process playing live calls of the PBX ``live`` into the demo."""
+    command = [
+        suite_env.python_executable(),
+        "-m",
+        "vats_simulator",
+        "--port",
+        str(port),
+        *accounts,
         "--live",
-        "zadarma",
+        live,
         "--interval",
         str(interval),
         # Seconds between the events of one call: long enough to see a popup ring.
@@ -172,38 +195,9 @@ def start_simulator(odoo_url, interval):
         "--numbers",
         ",".join(DEMO_NUMBERS),
         "--dids",
-        ",".join(DEMO_DIDS),
+        ",".join(dids),
         "--extensions",
-        ",".join(DEMO_EXTENSIONS),
-    ]
-    return subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-
-
-def start_mango_simulator(odoo_url, interval):
-    command = [
-        suite_env.python_executable(),
-        "-m",
-        "vats_simulator",
-        "--port",
-        str(MANGO_SIMULATOR_PORT),
-        "--mango-webhook",
-        f"{odoo_url}/crm_voip/webhook/demo-mango",
-        "--mango-key",
-        "demo-mango-key",
-        "--mango-salt",
-        "demo-mango-salt",
-        "--live",
-        "mango",
-        "--interval",
-        str(interval),
-        "--event-gap",
-        "2",
-        "--numbers",
-        ",".join(DEMO_NUMBERS),
-        "--dids",
-        MANGO_DEMO_DID,
-        "--extensions",
-        ",".join(DEMO_EXTENSIONS[:3]),
+        ",".join(extensions),
     ]
     return subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
 
