@@ -37,6 +37,14 @@ SETUPTOOLS_SPEC = "setuptools>=75.9,<81"
 PG_BIN_CANDIDATES = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/bin"]
 
 
+def runuser():
+    """``runuser``, which a minimal ``PATH`` (no ``sbin``) does not find."""
+    for candidate in (shutil.which("runuser"), "/usr/sbin/runuser", "/sbin/runuser"):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    fail("runuser is needed to run PostgreSQL as its own user (package util-linux)")
+
+
 def log(message):
     print(f"[suite] {message}", file=sys.stderr, flush=True)
 
@@ -253,7 +261,7 @@ class PostgresCluster:
 
     def _as_owner(self, argv):
         if self._run_as:
-            return ["runuser", "-u", self._run_as, "--", *argv]
+            return [runuser(), "-u", self._run_as, "--", *argv]
         return argv
 
     def start(self):
