@@ -7,8 +7,8 @@ import pathlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import requests
 import voip_test_local_http as local_http
+from provider_support import http_response, patch_transport
 from voip_providers import events as ev
 from voip_providers import generic
 from voip_providers.errors import (
@@ -399,27 +399,11 @@ def test_error_reply():
 
 
 def response(status=200, payload=None, headers=None, content=None):
-    result = requests.Response()
-    result.status_code = status
-    result.headers.update(headers or {})
-    result._content = json.dumps(payload).encode() if content is None else content
-    return result
-
-
-class FakeTransport:
-    def __init__(self, *responses):
-        self.responses = list(responses)
-        self.calls = []
-
-    def __call__(self, method, url, **kwargs):
-        self.calls.append({"method": method, "url": url, **kwargs})
-        return self.responses.pop(0)
+    return http_response(status, payload, headers, content)
 
 
 def patched(*responses, **config):
-    adapter = make_adapter(**config)
-    adapter._request = transport = FakeTransport(*responses)
-    return adapter, transport
+    return patch_transport(make_adapter(**config), *responses)
 
 
 def test_originate():

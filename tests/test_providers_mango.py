@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import pytest
-import requests
+from provider_support import FakeTransport, http_response, patch_transport
 from voip_providers import events as ev
 from voip_providers import mango
 from voip_providers.errors import (
@@ -388,26 +388,12 @@ def test_events_have_valid_shapes_for_storage():
 # -- REST through a patched _request ------------------------------------------------------------
 
 
-def response(status=200, payload=None, headers=None, content=None):
-    result = requests.Response()
-    result.status_code = status
-    result.headers.update(headers or {})
-    if content is None:
-        content = json.dumps(payload).encode() if payload is not None else b""
-    result._content = content
-    return result
+response = http_response
 
 
-class FakeTransport:
-    def __init__(self, *responses):
-        self.responses = list(responses)
-        self.calls = []
-
-    def __call__(self, method, url, **kwargs):
-        self.calls.append({"method": method, "url": url, **kwargs})
-        return self.responses.pop(0)
-
+class SignedTransport(FakeTransport):
     def json(self, index=0):
+        """The json a request carried, after checking it was signed as Mango checks."""
         form = self.calls[index]["data"]
         assert form["vpbx_api_key"] == KEY
         assert form["sign"] == mango.sign(KEY, form["json"], SALT)
@@ -415,10 +401,7 @@ class FakeTransport:
 
 
 def patched(*responses, **config):
-    adapter = make_adapter(**config)
-    transport = FakeTransport(*responses)
-    adapter._request = transport
-    return adapter, transport
+    return patch_transport(make_adapter(**config), *responses, transport_class=SignedTransport)
 
 
 def test_originate_sends_a_signed_callback_with_odoos_id():

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-import requests
+from provider_support import FakeTransport, http_response, patch_transport
 from voip_providers import events as ev
 from voip_providers import zadarma
 from voip_providers.errors import (
@@ -662,33 +662,19 @@ def test_ack_and_error_reply():
 
 
 def response(status=200, payload=None, headers=None, content=None):
-    result = requests.Response()
-    result.status_code = status
-    result.headers.update(headers or {})
-    if content is None:
-        content = json.dumps(payload if payload is not None else {"status": "success"}).encode()
-    result._content = content
-    return result
+    """Zadarma's answers default to ``{"status": "success"}``."""
+    if payload is None and content is None:
+        payload = {"status": "success"}
+    return http_response(status, payload, headers, content)
 
 
-class FakeTransport:
-    def __init__(self, *responses):
-        self.responses = list(responses)
-        self.calls = []
-
-    def __call__(self, method, url, **kwargs):
-        self.calls.append({"method": method, "url": url, **kwargs})
-        return self.responses.pop(0)
-
+class QueryTransport(FakeTransport):
     def query(self, index=0):
         return {k: v[0] for k, v in parse_qs(urlsplit(self.calls[index]["url"]).query).items()}
 
 
 def patched(*responses, **config):
-    adapter = make_adapter(**config)
-    transport = FakeTransport(*responses)
-    adapter._request = transport
-    return adapter, transport
+    return patch_transport(make_adapter(**config), *responses, transport_class=QueryTransport)
 
 
 def test_originate_request():
