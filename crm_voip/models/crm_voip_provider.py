@@ -306,7 +306,9 @@ class CrmVoipProvider(models.Model):
     # Actions
     # ------------------------------------------------------------------
 
+    @api.readonly
     def action_test_connection(self):
+        """Ask the PBX whether our credentials work. Read-only: no transaction waits on it."""
         self.ensure_one()
         try:
             message = self._get_crm_voip_adapter().test_connection()
