@@ -2,6 +2,7 @@
 __manifest_docs__/protocols/mango.md (the vendor's own sign vectors among them)."""
 
 import json
+import pathlib
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
@@ -26,35 +27,14 @@ HOOK = "/crm_voip/webhook/token123"
 RECEIVED = datetime(2017, 2, 28, 9, 5, 0, tzinfo=timezone.utc)  # just after the examples
 ENTRY = "MjY4Nzg2ODQwMTo4MQ=="
 
-# The vendor's PHP examples (key and salt the literal placeholders): json → sign.
-VENDOR_VECTORS = [
-    (
-        '{"command_id":"your-command-id","from":{"extension":"<extension>","number":""},'
-        '"to_number":"<to_number>"}',
-        "afdeb462cd5e0e422a9c9220390124608df06a4472cb1add6ebd6e24184bd15a",
-    ),
-    (
-        '{"command_id":"your-command-id","call_id":"<CALL_ID>"}',
-        "2d1d01246f52cec1fdb44f2a4d7091dc54f67e318369c0628201d66b5d336ef0",
-    ),
-    (
-        '{"date_from":"1445288400","date_to":"1445374859","from":{"extension":"","number":""},'
-        '"to":{"extension":"","number":""}}',
-        "94e263aa0aa65d77481b86e9224fa2230265faa387322e40716389406982c0fb",
-    ),
-    (
-        '{"key":"<REQUEST_KEY>"}',
-        "515069b8c079df62f408e36dd7933912b8e86d833c5927ee77eb4b68d766c4f5",
-    ),
-]
-# A summary signed with KEY123 / SALT456 (constructed in the protocol notes).
-SUMMARY_JSON = (
-    '{"entry_id":"MjY4Nzg2ODQwMTo4MQ==","call_direction":1,"from":{"number":"74955404444"},'
-    '"to":{"extension":"12","number":"79260297870"},"line_number":"74952150438",'
-    '"create_time":1488272633,"forward_time":1488272680,"talk_time":1488272695,'
-    '"end_time":1488272795,"entry_result":1,"disconnect_reason":1110}'
+# The vendor's PHP examples and a summary signed with KEY123 / SALT456.
+VECTORS = json.loads(
+    (pathlib.Path(__file__).parent / "fixtures/mango/sign_vectors.json").read_text()
 )
-SUMMARY_SIGN = "5fb84e04978763fced6141f1211b7c12e1d84eacfa5ff7224fc4604fd5e22df8"
+VENDOR = VECTORS["vendor"]
+VENDOR_VECTORS = [(vector["json"], vector["sign"]) for vector in VENDOR["vectors"]]
+SUMMARY_JSON = VECTORS["constructed_summary"]["json"]
+SUMMARY_SIGN = VECTORS["constructed_summary"]["sign"]
 
 
 def make_adapter(**config):
@@ -100,7 +80,7 @@ def leg(state, seq, location="abonent", caller=None, called=None, **extra):
 
 @pytest.mark.parametrize(("text", "expected"), VENDOR_VECTORS)
 def test_vendor_sign_vectors(text, expected):
-    assert mango.sign("<YOUR_API_KEY>", text, "<YOUR_API_SALT>") == expected
+    assert mango.sign(VENDOR["key"], text, VENDOR["salt"]) == expected
 
 
 def test_constructed_summary_vector_verifies_over_the_raw_json():

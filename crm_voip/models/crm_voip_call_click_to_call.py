@@ -202,12 +202,33 @@ class CrmVoipCall(models.Model):
         that echoes Odoo's id (``origin_ref``) names it; for the others the call is the
         latest one still ringing from that extension to that number."""
         if event.origin_ref:
-            return self._crm_voip_adopt_click_to_call_by_ref(provider, event)
+            if not event.origin_ref.startswith(CLICK_TO_CALL_ID_PREFIX):
+                return None
+            return self._crm_voip_take_over(
+                provider, event, SQL("provider_call_id = %s", event.origin_ref)
+            )
         if event.kind not in (EV.OUTGOING_STARTED, EV.ENDED, EV.MISSED, EV.ANSWERED):
             return None
         number = providers.numbers.normalize(event.to_number, provider._crm_voip_region())
         if not number or not event.extension:
             return None
+        candidate = SQL(
+            """
+            provider_call_id LIKE %(c2c_pattern)s AND state = %(ringing)s
+            AND extension = %(extension)s AND partner_number_e164 = %(number)s
+            AND create_date > (now() at time zone 'UTC') - interval '10 minutes'
+            """,
+            c2c_pattern=f"{CLICK_TO_CALL_ID_PREFIX}%",
+            ringing=states.RINGING,
+            extension=event.extension,
+            number=number,
+        )
+        return self._crm_voip_take_over(provider, event, candidate)
+
+    @api.model
+    def _crm_voip_take_over(self, provider, event, candidate):
+        """Give the PBX's call id to the latest click-to-call of ``provider`` matching the
+        SQL condition ``candidate``, unless a call already has that id; the call or None."""
         self.env.cr.execute(
             SQL(
                 """
@@ -215,9 +236,7 @@ class CrmVoipCall(models.Model):
                  WHERE id = (
                     SELECT id FROM crm_voip_call
                      WHERE provider_id = %(provider)s AND origin = 'click_to_call'
-                       AND provider_call_id LIKE %(c2c_pattern)s AND state = %(ringing)s
-                       AND extension = %(extension)s AND partner_number_e164 = %(number)s
-                       AND create_date > (now() at time zone 'UTC') - interval '10 minutes'
+                       AND %(candidate)s
                        AND NOT EXISTS (
                             SELECT 1 FROM crm_voip_call known
                              WHERE known.provider_id = %(provider)s
@@ -227,38 +246,8 @@ class CrmVoipCall(models.Model):
                 RETURNING id
                 """,
                 pbx_id=event.provider_call_id,
-                c2c_pattern=f"{CLICK_TO_CALL_ID_PREFIX}%",
-                ringing=states.RINGING,
                 provider=provider.id,
-                extension=event.extension,
-                number=number,
-            )
-        )
-        row = self.env.cr.fetchone()
-        if row:
-            self.invalidate_model(["provider_call_id"])
-            return self.browse(row[0])
-        return None
-
-    @api.model
-    def _crm_voip_adopt_click_to_call_by_ref(self, provider, event):
-        if not event.origin_ref.startswith(CLICK_TO_CALL_ID_PREFIX):
-            return None
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE crm_voip_call SET provider_call_id = %(pbx_id)s
-                 WHERE provider_id = %(provider)s AND provider_call_id = %(ref)s
-                   AND origin = 'click_to_call'
-                   AND NOT EXISTS (
-                        SELECT 1 FROM crm_voip_call known
-                         WHERE known.provider_id = %(provider)s
-                           AND known.provider_call_id = %(pbx_id)s)
-                RETURNING id
-                """,
-                pbx_id=event.provider_call_id,
-                provider=provider.id,
-                ref=event.origin_ref,
+                candidate=candidate,
             )
         )
         row = self.env.cr.fetchone()

@@ -260,8 +260,10 @@ class MangoAdapter(ProviderAdapter):
 
     @staticmethod
     def _form(request):
+        """The request's form fields; decoded from the body once, then kept on the request
+        (``verify`` and ``parse`` both read them)."""
         if request.form:
-            return dict(request.form)
+            return request.form
         try:
             text = request.body.decode("utf-8")
         except UnicodeDecodeError:
@@ -273,6 +275,7 @@ class MangoAdapter(ProviderAdapter):
             raise MalformedEventError("Mango request has too many form fields") from None
         for key, value in pairs:
             form.setdefault(key, value)
+        request.form = form
         return form
 
     def verify(self, request):

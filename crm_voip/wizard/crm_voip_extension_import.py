@@ -32,10 +32,11 @@ class CrmVoipExtensionImport(models.TransientModel):
             for user in users:
                 users_by_email.setdefault(user.email.strip().lower(), user)
         Line = self.env["crm.voip.extension.import.line"]
+        users_by_extension = Line._crm_voip_users_by_extension(provider)
         lines = []
         for item in sorted(pbx_extensions, key=lambda pbx: pbx.extension):
             user = users_by_email.get((item.email or "").strip().lower(), self.env["res.users"])
-            status = Line._crm_voip_status(provider, item.extension, user)
+            status = Line._crm_voip_status(users_by_extension, item.extension, user)
             lines.append(
                 {
                     "extension": item.extension,
@@ -54,27 +55,32 @@ class CrmVoipExtensionImport(models.TransientModel):
         if not self.env.user.has_group("crm_voip.crm_voip_group_manager"):
             raise AccessError(self.env._("Only telephony managers import extensions."))
         self.provider_id.check_access("read")
-        Extension = self.env["crm.voip.extension"]
         provider = self.provider_id
+        Extension = self.env["crm.voip.extension"]
+        # The account's extensions, read once and kept current as lines are imported.
+        extensions = Extension.search([("provider_id", "=", provider.id)])
+        by_number = {extension.extension: extension for extension in extensions}
+        by_user = {extension.user_id: extension for extension in extensions}
         counts = {"created": 0, "changed": 0}
         for line in self.line_ids.filtered(lambda item: item.selected and item.user_id):
-            taken = Extension.search(
-                [("provider_id", "=", provider.id), ("extension", "=", line.extension)]
-            )
-            own = Extension.search(
-                [("provider_id", "=", provider.id), ("user_id", "=", line.user_id.id)]
-            )
-            if taken and taken.user_id == line.user_id:
+            taken, own = by_number.get(line.extension), by_user.get(line.user_id)
+            if taken and taken == own:
                 continue
             if own:
-                taken.unlink()
+                if taken:
+                    del by_user[taken.user_id]
+                    taken.unlink()
+                del by_number[own.extension]
                 own.extension = line.extension
+                extension = own
                 counts["changed"] += 1
             elif taken:
+                del by_user[taken.user_id]
                 taken.user_id = line.user_id
+                extension = taken
                 counts["changed"] += 1
             else:
-                Extension.create(
+                extension = Extension.create(
                     {
                         "provider_id": provider.id,
                         "user_id": line.user_id.id,
@@ -82,6 +88,7 @@ class CrmVoipExtensionImport(models.TransientModel):
                     }
                 )
                 counts["created"] += 1
+            by_number[line.extension] = by_user[line.user_id] = extension
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

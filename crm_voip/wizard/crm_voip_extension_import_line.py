@@ -27,28 +27,29 @@ class CrmVoipExtensionImportLine(models.TransientModel):
 
     @api.depends("extension", "user_id", "import_id.provider_id")
     def _compute_status(self):
-        Extension = self.env["crm.voip.extension"]
-        for line in self:
-            provider = line.import_id.provider_id
-            line.status = self._crm_voip_status(provider, line.extension, line.user_id)
-            line.current_user_id = Extension.search(
-                [("provider_id", "=", provider.id), ("extension", "=", line.extension)], limit=1
-            ).user_id
+        for provider, lines in self.grouped(lambda line: line.import_id.provider_id).items():
+            users_by_extension = self._crm_voip_users_by_extension(provider)
+            for line in lines:
+                line.status = self._crm_voip_status(
+                    users_by_extension, line.extension, line.user_id
+                )
+                line.current_user_id = users_by_extension.get(line.extension, False)
 
     @api.model
-    def _crm_voip_status(self, provider, extension, user):
-        """What importing ``extension`` for ``user`` would do on ``provider``."""
+    def _crm_voip_users_by_extension(self, provider):
+        """``{extension: user}`` of the account's extensions, in one query."""
+        extensions = self.env["crm.voip.extension"].search([("provider_id", "=", provider.id)])
+        return {extension.extension: extension.user_id for extension in extensions}
+
+    @api.model
+    def _crm_voip_status(self, users_by_extension, extension, user):
+        """What importing ``extension`` for ``user`` would do, given the account's
+        ``users_by_extension``."""
         if not user:
             return "unmatched"
-        Extension = self.env["crm.voip.extension"]
-        taken = Extension.search(
-            [("provider_id", "=", provider.id), ("extension", "=", extension)], limit=1
-        )
-        if taken.user_id == user:
+        current = users_by_extension.get(extension)
+        if current == user:
             return "linked"
-        if taken:
+        if current:
             return "reassigned"
-        own = Extension.search(
-            [("provider_id", "=", provider.id), ("user_id", "=", user.id)], limit=1
-        )
-        return "moved" if own else "new"
+        return "moved" if user in users_by_extension.values() else "new"
