@@ -8,6 +8,7 @@ from unittest.mock import patch
 
 from odoo.sql_db import TestCursor
 from odoo.tests import HttpCase
+from odoo.tools.misc import Callbacks
 
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 
@@ -32,8 +33,13 @@ def run_commit_hooks(case):
     def commit(cursor):
         cursor.flush()
         cursor.precommit.run()
-        cursor.postcommit.run()
-        return original_commit(cursor)
+        # Run after the commit, as a real server does (a read-only request's hooks may
+        # open a writable cursor only then); the test cursor's commit drops them.
+        hooks, cursor.postcommit = cursor.postcommit, Callbacks()
+        result = original_commit(cursor)
+        cursor.postcommit = hooks
+        hooks.run()
+        return result
 
     case.patch(TestCursor, "commit", commit)
 
