@@ -11,10 +11,11 @@ from voip_providers.base import ProviderAdapter, parse_allowlist, resolve_timezo
 from voip_providers.errors import (
     AuthError,
     PermanentError,
+    RateLimitError,
     RetryableError,
     SignatureError,
 )
-from voip_providers.events import WebhookRequest
+from voip_providers.events import NotificationTemplate, SubscriptionReport, WebhookRequest
 
 MP3_ID3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 500
 MP3_FRAME = b"\xff\xfb\x90\x64" + b"\x00" * 500
@@ -201,12 +202,43 @@ def test_unsupported_operations_raise_permanent_errors():
         (lambda: adapter.list_extensions(), "does not support listing extensions"),
         (lambda: adapter.call_history(None, None), "does not support call history"),
         (lambda: adapter.test_connection(), "has no API to test"),
+        (lambda: adapter.subscribe_events("https://x"), "has no event subscriptions"),
+        (lambda: adapter.unsubscribe_events("https://x"), "has no event subscriptions"),
     ]:
         with pytest.raises(PermanentError, match=f"Plain PBX {message}"):
             call()
     assert adapter.handshake(WebhookRequest()) is None
+    assert adapter.notification_templates("https://x") == []
+    assert not PlainAdapter.manages_subscriptions()
+    assert not PlainAdapter.shows_notification_templates()
     with pytest.raises(NotImplementedError):
         adapter.verify(WebhookRequest())
+
+
+def test_capabilities_follow_the_methods_an_adapter_defines():
+    class Subscribing(PlainAdapter):
+        def subscribe_events(self, webhook_url):
+            return SubscriptionReport(created=1)
+
+        def notification_templates(self, webhook_url):
+            return [NotificationTemplate("end", "Call finished", "POST", webhook_url, "{}")]
+
+    assert Subscribing.manages_subscriptions()
+    assert Subscribing.shows_notification_templates()
+    assert Subscribing().notification_templates("https://x")[0].url == "https://x"
+
+
+def test_generated_settings_are_secret_texts():
+    assert base.ConfigField("secret", "Secret", secret=True, generated=True).generated
+    for kwargs in ({"secret": False}, {"secret": True, "kind": "integer"}):
+        with pytest.raises(ValueError, match="only secret texts are generated"):
+            base.ConfigField("secret", "Secret", generated=True, **kwargs)
+
+
+def test_errors_carry_a_hint_for_the_administrator():
+    error = RateLimitError("slow down", 5, hint="Wait a minute.")
+    assert (error.hint, error.retry_after, error.message) == ("Wait a minute.", 5, "slow down")
+    assert PermanentError("x").hint == ""
 
 
 # -- configuration helpers ---------------------------------------------------------------------

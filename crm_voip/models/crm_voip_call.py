@@ -449,6 +449,7 @@ class CrmVoipCall(models.Model):
             return
         adapter = provider._get_crm_voip_adapter()
         registry, call_id, uid = self.env.registry, self.id, self.env.uid
+        provider_id = provider.id
         context = dict(self.env.context)
 
         def send():
@@ -459,6 +460,7 @@ class CrmVoipCall(models.Model):
                 with registry.cursor() as cr:
                     env = api.Environment(cr, uid, context)
                     env["crm.voip.call"].browse(call_id)._crm_voip_routing_undelivered(error)
+                    env["crm.voip.provider"].browse(provider_id)._crm_voip_api_failed(error)
             finally:
                 adapter.close()
 

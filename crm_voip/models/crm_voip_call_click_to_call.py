@@ -106,15 +106,20 @@ class CrmVoipCall(models.Model):
         adapter = self.provider_id._get_crm_voip_adapter()
         try:
             return self._crm_voip_request_pbx_call(
-                adapter, self.extension, self.dialled_number, self.provider_call_id
+                adapter,
+                self.extension,
+                self.dialled_number,
+                self.provider_call_id,
+                provider=self.provider_id,
             )
         finally:
             adapter.close()
 
     @api.model
-    def _crm_voip_request_pbx_call(self, adapter, extension, dialled, call_ref=None):
-        """Ask the PBX behind ``adapter`` to ring ``extension``, then ``dialled``; ``call_ref``
-        is the logged call's ``c2c-`` id, which some PBXs echo in the call's events.
+    def _crm_voip_request_pbx_call(self, adapter, extension, dialled, call_ref=None, provider=None):
+        """Ask the PBX behind ``adapter`` (of the account ``provider``) to ring ``extension``,
+        then ``dialled``; ``call_ref`` is the logged call's ``c2c-`` id, which some PBXs echo
+        in the call's events.
 
         Returns False when it accepted, else why not, for the user. Writes nothing: it
         runs outside any transaction. ``adapter`` stays open (the dialer places many
@@ -122,12 +127,16 @@ class CrmVoipCall(models.Model):
         """
         try:
             adapter.originate(extension, dialled, None, request_ref=call_ref)
-        except providers.errors.AuthError:
+        except providers.errors.AuthError as error:
+            if provider:
+                provider._crm_voip_api_failed(error)
             return self.env._("The PBX refused our credentials; ask your administrator.")
         except providers.errors.RateLimitError:
             return self.env._("The PBX is busy with too many requests; try again in a minute.")
         except providers.errors.ProviderError as error:
             return self.env._("The PBX could not place the call: %(error)s", error=error)
+        if provider:
+            provider._crm_voip_api_succeeded()
         return False
 
     def crm_voip_originate_failed(self, reason):

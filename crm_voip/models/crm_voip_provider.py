@@ -93,6 +93,8 @@ class CrmVoipProvider(models.Model):
     )
     has_call_history = fields.Boolean(compute="_compute_adapter_declarations")
     lists_extensions = fields.Boolean(compute="_compute_adapter_declarations")
+    manages_subscriptions = fields.Boolean(compute="_compute_adapter_declarations")
+    shows_notification_templates = fields.Boolean(compute="_compute_adapter_declarations")
     transport = fields.Selection(
         [("webhook", "Webhooks"), ("persistent", "Persistent connection")],
         compute="_compute_adapter_declarations",
@@ -109,6 +111,10 @@ class CrmVoipProvider(models.Model):
         readonly=True,
     )
     webhook_url = fields.Char(compute="_compute_webhook_url", groups="base.group_system")
+    # They hold the account's secret: administrators only.
+    notification_templates = fields.Json(
+        compute="_compute_notification_templates", groups="base.group_system"
+    )
 
     # Webhook hardening
     ip_allowlist = fields.Text(
@@ -167,9 +173,19 @@ class CrmVoipProvider(models.Model):
     # deliveries would otherwise fight over this row.
     last_event_date = fields.Datetime(compute="_compute_event_stats")
     health = fields.Selection(
-        [("never", "No event yet"), ("ok", "Receiving events"), ("silent", "Silent")],
+        [
+            ("never", "No event yet"),
+            ("ok", "Receiving events"),
+            ("silent", "Silent"),
+            ("api_error", "PBX refuses our credentials"),
+        ],
         compute="_compute_event_stats",
     )
+    # Set when the PBX refused our credentials (expired or revoked token, IP not allowed),
+    # cleared when it accepts them again: written by the calls to the PBX, in a cursor of
+    # their own (they run outside the request's transaction).
+    api_error = fields.Char(string="PBX error", readonly=True, copy=False)
+    api_error_date = fields.Datetime(string="PBX error since", readonly=True, copy=False)
     event_error_count = fields.Integer(compute="_compute_event_stats")
     recording_failed_count = fields.Integer(
         string="Recordings to check",
@@ -205,6 +221,8 @@ class CrmVoipProvider(models.Model):
                         "routes_synchronously": False,
                         "has_call_history": False,
                         "lists_extensions": False,
+                        "manages_subscriptions": False,
+                        "shows_notification_templates": False,
                         "transport": False,
                     }
                 )
@@ -219,6 +237,8 @@ class CrmVoipProvider(models.Model):
                     "routes_synchronously": adapter_class.routes_synchronously,
                     "has_call_history": adapter_class.has_call_history,
                     "lists_extensions": adapter_class.lists_extensions(),
+                    "manages_subscriptions": adapter_class.manages_subscriptions(),
+                    "shows_notification_templates": adapter_class.shows_notification_templates(),
                     "transport": adapter_class.transport,
                 }
             )
@@ -239,10 +259,38 @@ class CrmVoipProvider(models.Model):
 
     @api.depends("webhook_token")
     def _compute_webhook_url(self):
-        base = self.get_base_url()
         for provider in self:
+            base = provider.get_base_url()
             provider.webhook_url = f"{base}/crm_voip/webhook/{provider.webhook_token}"
 
+    @api.depends("code", "webhook_token", "settings", "secret_settings", "base_url")
+    @api.depends_context("lang")
+    def _compute_notification_templates(self):
+        translate = self.env._
+        for provider in self:
+            adapter_class = provider._crm_voip_adapter_class()
+            if not (adapter_class and adapter_class.shows_notification_templates()):
+                provider.notification_templates = []
+                continue
+            try:
+                adapter = provider._get_crm_voip_adapter()
+                templates = adapter.notification_templates(provider.webhook_url)
+            except providers.errors.ProviderError as error:
+                provider.notification_templates = [{"key": "error", "error": str(error)}]
+                continue
+            provider.notification_templates = [
+                {
+                    "key": template.key,
+                    "title": translate(template.title),
+                    "method": template.method,
+                    "url": template.url,
+                    "body": template.body,
+                    "help": translate(template.help) if template.help else "",
+                }
+                for template in templates
+            ]
+
+    @api.depends("api_error")
     def _compute_event_stats(self):
         events = self.env["crm.voip.event"]
         last_dates = dict(
@@ -262,7 +310,9 @@ class CrmVoipProvider(models.Model):
             last = last_dates.get(provider)
             provider.last_event_date = last
             provider.event_error_count = errors.get(provider, 0)
-            if not last:
+            if provider.api_error:
+                provider.health = "api_error"
+            elif not last:
                 provider.health = "never"
             elif now - last > SILENCE_ALERT:
                 provider.health = "silent"
@@ -303,6 +353,95 @@ class CrmVoipProvider(models.Model):
                     ) from None
 
     # ------------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        providers_ = super().create(vals_list)
+        providers_._crm_voip_generate_secrets()
+        return providers_
+
+    def write(self, vals):
+        archived = self.env["crm.voip.provider"]
+        if vals.get("active") is False:
+            archived = self.filtered(lambda provider: provider.active)
+        result = super().write(vals)
+        if {"code", "secret_settings"} & set(vals):
+            self._crm_voip_generate_secrets()
+        archived._crm_voip_unsubscribe_after_commit()
+        return result
+
+    def unlink(self):
+        self._crm_voip_unsubscribe_after_commit()
+        return super().unlink()
+
+    def _crm_voip_generate_secrets(self):
+        """Fill the secrets of our own the adapter echoes (``ConfigField.generated``) that
+        the account lacks, so the instructions shown already hold them."""
+        for provider in self.sudo():
+            adapter_class = provider._crm_voip_adapter_class()
+            if adapter_class is None:
+                continue
+            stored = provider.secret_settings or {}
+            missing = {
+                item.name: secrets.token_urlsafe(24)
+                for item in adapter_class.config_fields
+                if item.generated and not stored.get(item.name)
+            }
+            if missing:
+                provider.secret_settings = {**stored, **missing}
+
+    def _crm_voip_unsubscribe_after_commit(self):
+        """Archived or deleted accounts: remove the PBX subscriptions we made, once the
+        change is committed (never hold the transaction while the PBX answers)."""
+        self._crm_voip_move_subscriptions_after_commit(
+            {provider.id: provider.sudo().webhook_url for provider in self}, subscribe=False
+        )
+
+    def _crm_voip_move_subscriptions_after_commit(self, old_urls, subscribe=True):
+        """Once committed, remove our PBX subscriptions to ``old_urls`` (``{account id: URL}``)
+        and, with ``subscribe``, subscribe the account's current URL instead."""
+        jobs = []
+        for provider in self.sudo():
+            adapter_class = provider._crm_voip_adapter_class()
+            if not (adapter_class and adapter_class.manages_subscriptions()):
+                continue
+            try:
+                adapter = provider._get_crm_voip_adapter()
+            except providers.errors.ProviderError as error:
+                _logger.warning(
+                    "crm_voip: account %s subscriptions not moved: %s", provider.id, error
+                )
+                continue
+            new_url = provider.webhook_url if subscribe else None
+            jobs.append((provider.id, adapter, old_urls[provider.id], new_url))
+        if not jobs:
+            return
+
+        def move():
+            for provider_id, adapter, old_url, new_url in jobs:
+                try:
+                    removed = adapter.unsubscribe_events(old_url)
+                    report = adapter.subscribe_events(new_url) if new_url else None
+                    _logger.info(
+                        "crm_voip: account %s: %s PBX subscriptions removed, %s created",
+                        provider_id,
+                        removed,
+                        report.created if report else 0,
+                    )
+                except providers.errors.ProviderError as error:
+                    _logger.warning(
+                        "crm_voip: account %s: PBX subscriptions not updated: %s",
+                        provider_id,
+                        error,
+                    )
+                finally:
+                    adapter.close()
+
+        self.env.cr.postcommit.add(move)
+
+    # ------------------------------------------------------------------
     # Actions
     # ------------------------------------------------------------------
 
@@ -310,12 +449,15 @@ class CrmVoipProvider(models.Model):
     def action_test_connection(self):
         """Ask the PBX whether our credentials work. Read-only: no transaction waits on it."""
         self.ensure_one()
+        self._crm_voip_check_admin()
+        adapter = self._get_crm_voip_adapter()
         try:
-            message = self._get_crm_voip_adapter().test_connection()
+            message = adapter.test_connection()
         except providers.errors.ProviderError as error:
-            raise UserError(
-                self.env._("The PBX refused the connection test: %(error)s", error=error)
-            ) from error
+            return self._crm_voip_pbx_refused(self.env._("The connection test failed"), error)
+        finally:
+            adapter.close()
+        self._crm_voip_api_succeeded()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -339,19 +481,83 @@ class CrmVoipProvider(models.Model):
         try:
             pbx_extensions = adapter.list_extensions()
         except providers.errors.ProviderError as error:
-            raise UserError(
-                self.env._("The PBX did not give its extensions: %(error)s", error=error)
-            ) from error
+            return self._crm_voip_pbx_refused(
+                self.env._("The PBX did not give its extensions"), error
+            )
         finally:
             adapter.close()
+        self._crm_voip_api_succeeded()
         if not pbx_extensions:
             raise UserError(self.env._("The PBX has no extensions to import."))
         Import = self.env["crm.voip.extension.import"]
         return Import._crm_voip_action(self, Import._crm_voip_preview_values(self, pbx_extensions))
 
+    @api.readonly
+    def action_crm_voip_subscribe_events(self):
+        """(Re)create, through the PBX's API, the subscriptions that bring its events here.
+        Read-only: no transaction waits on the PBX."""
+        self.ensure_one()
+        self._crm_voip_check_admin()
+        adapter_class = self._crm_voip_adapter_class()
+        if not (adapter_class and adapter_class.manages_subscriptions()):
+            raise UserError(self.env._("This PBX has no event subscriptions to manage."))
+        if not self.active:
+            raise UserError(self.env._("Restore the archived account first."))
+        adapter = self._get_crm_voip_adapter()
+        try:
+            report = adapter.subscribe_events(self.sudo().webhook_url)
+        except providers.errors.ProviderError as error:
+            return self._crm_voip_pbx_refused(
+                self.env._("The PBX did not take the subscriptions"), error
+            )
+        finally:
+            adapter.close()
+        self._crm_voip_api_succeeded()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "warning" if report.skipped else "success",
+                "title": self.env._("Event subscriptions"),
+                "message": self._crm_voip_subscription_summary(report),
+                "sticky": True,
+            },
+        }
+
+    def _crm_voip_subscription_summary(self, report):
+        """The administrator's reading of a ``SubscriptionReport``."""
+        lines = [
+            self.env._(
+                "%(extensions)s extensions: %(created)s subscriptions created, %(kept)s kept, "
+                "%(removed)s stale ones removed.",
+                extensions=report.extensions,
+                created=report.created,
+                kept=report.kept,
+                removed=report.removed,
+            )
+        ]
+        if report.limit is not None:
+            lines.append(
+                self.env._(
+                    "The PBX allows %(limit)s subscriptions; %(used)s are in use.",
+                    limit=report.limit,
+                    used=report.used if report.used is not None else "?",
+                )
+            )
+        elif report.used is not None:
+            lines.append(self.env._("%(used)s subscriptions are in use.", used=report.used))
+        if report.skipped:
+            lines.append(
+                self.env._("Not subscribed: %(skipped)s", skipped="; ".join(report.skipped))
+            )
+        return "\n".join(lines)
+
     def action_rotate_webhook_token(self):
+        """A new webhook URL; the PBX subscriptions we made move to it."""
+        old_urls = {provider.id: provider.sudo().webhook_url for provider in self}
         for provider in self:
             provider.webhook_token = _new_webhook_token()
+        self.filtered("active")._crm_voip_move_subscriptions_after_commit(old_urls)
 
     def action_open_events(self):
         self.ensure_one()
@@ -377,6 +583,59 @@ class CrmVoipProvider(models.Model):
     # ------------------------------------------------------------------
     # Business
     # ------------------------------------------------------------------
+
+    def _crm_voip_check_admin(self):
+        """Actions that use the account's credentials against the PBX: administrators."""
+        if not self.env.user.has_group("base.group_system"):
+            raise AccessError(self.env._("Only administrators use the PBX account's credentials."))
+
+    def _crm_voip_error_text(self, error):
+        """A ``ProviderError`` for the administrator: the PBX's message, then what to do."""
+        if error.hint:
+            return f"{error} {self.env._(error.hint)}"
+        return str(error)
+
+    def _crm_voip_pbx_refused(self, title, error):
+        """What an administrator's action shows when the PBX refused it (``error``): its
+        words and what to do, then the form again (its health may have turned red). Not
+        an exception: the request must commit for the health to be written."""
+        self._crm_voip_api_failed(error)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "danger",
+                "title": title,
+                "message": self._crm_voip_error_text(error),
+                "sticky": True,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _crm_voip_api_failed(self, error):
+        """The PBX refused our credentials (``AuthError``): the account's health turns red
+        with the PBX's words. Other errors (network, limits) say nothing of the account."""
+        if not isinstance(error, providers.errors.AuthError):
+            return
+        self._crm_voip_set_api_error(self._crm_voip_error_text(error)[:500])
+
+    def _crm_voip_api_succeeded(self):
+        """The PBX accepted our credentials again: its health no longer shows the error."""
+        if any(provider.sudo().api_error for provider in self):
+            self._crm_voip_set_api_error(False)
+
+    def _crm_voip_set_api_error(self, message):
+        """Written once the current transaction ends, in a cursor of its own: the calls to
+        the PBX run in read-only requests and post-commit hooks."""
+        values = {"api_error": message, "api_error_date": message and fields.Datetime.now()}
+        registry, provider_ids = self.env.registry, self.ids
+
+        def write():
+            with registry.cursor() as cr:
+                env = api.Environment(cr, api.SUPERUSER_ID, {})
+                env["crm.voip.provider"].browse(provider_ids).exists().write(values)
+
+        self.env.cr.postcommit.add(write)
 
     def _ip_allowlist_entries(self):
         self.ensure_one()

@@ -422,6 +422,7 @@ class CrmVoipRecording(models.Model):
         if error is not None:
             self._crm_voip_fetch_failed(error)
             return error
+        provider._crm_voip_api_succeeded()
         try:
             with self.env.cr.savepoint():
                 self._crm_voip_store(download)
@@ -438,6 +439,7 @@ class CrmVoipRecording(models.Model):
     def _crm_voip_fetch_failed(self, error):
         """Retry later with backoff (or after the PBX's ``Retry-After``), or give up."""
         self.ensure_one()
+        self.provider_id._crm_voip_api_failed(error)
         now = fields.Datetime.now()
         message = str(error)[:1000] or type(error).__name__
         wait = None

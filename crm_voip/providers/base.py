@@ -78,6 +78,9 @@ class ConfigField:
     default: object = None
     #: ``((value, label), ...)`` for a ``selection``.
     choices: tuple = ()
+    #: A secret of our own the PBX echoes back (not one the PBX issues): the Odoo side
+    #: fills it with a random value when the account has none.
+    generated: bool = False
 
     def __post_init__(self):
         if self.kind not in CONFIG_KINDS:
@@ -86,6 +89,8 @@ class ConfigField:
             raise ValueError(f"Config field {self.name!r} needs an identifier and a label")
         if (self.kind == "selection") != bool(self.choices):
             raise ValueError(f"Config field {self.name!r}: choices are for selections only")
+        if self.generated and (self.kind != "char" or not self.secret):
+            raise ValueError(f"Config field {self.name!r}: only secret texts are generated")
 
     def clean(self, value):
         """``value`` as this field stores it; raises ``ValueError`` naming the field."""
@@ -232,6 +237,16 @@ class ProviderAdapter:
         return cls.list_extensions is not ProviderAdapter.list_extensions
 
     @classmethod
+    def shows_notification_templates(cls):
+        """Whether the administrator pastes ``notification_templates`` into the PBX."""
+        return cls.notification_templates is not ProviderAdapter.notification_templates
+
+    @classmethod
+    def manages_subscriptions(cls):
+        """Whether ``subscribe_events`` creates the PBX's event subscriptions for us."""
+        return cls.subscribe_events is not ProviderAdapter.subscribe_events
+
+    @classmethod
     def config_field(cls, name):
         """The declared ``ConfigField`` called ``name``, or ``None``."""
         return next((item for item in cls.config_fields if item.name == name), None)
@@ -315,6 +330,22 @@ class ProviderAdapter:
     def parse(self, request):
         """The normalized ``CallEvent`` list of a verified request (possibly empty)."""
         raise NotImplementedError
+
+    def notification_templates(self, webhook_url):
+        """The ``NotificationTemplate``s to set up in the PBX's web account, for a PBX that
+        posts the bodies its customer writes; they may hold this account's secrets."""
+        return []
+
+    def subscribe_events(self, webhook_url):
+        """Create, through the PBX's API, the event subscriptions that post to
+        ``webhook_url`` (or below it); keep ours that are right, remove ours that are
+        stale, never touch others. A ``SubscriptionReport``."""
+        raise PermanentError(f"{self.name} has no event subscriptions to manage")
+
+    def unsubscribe_events(self, webhook_url):
+        """Remove our subscriptions (those posting to ``webhook_url`` or below it); how
+        many were removed."""
+        raise PermanentError(f"{self.name} has no event subscriptions to manage")
 
     def routing_reply(self, decision):
         """The answer to a call-starting event carrying a ``RoutingDecision``."""

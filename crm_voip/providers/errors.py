@@ -17,11 +17,15 @@ class ProviderError(Exception):
     #: Whether the same call may succeed if simply repeated later.
     retryable = False
 
-    def __init__(self, message, *, status_code=None):
+    def __init__(self, message, *, status_code=None, hint=""):
         super().__init__(message)
         self.message = message
         #: HTTP status of the provider's answer, when there was one.
         self.status_code = status_code
+        #: What the administrator can do about it (an ``_lt`` marked, untranslated
+        #: sentence, e.g. which menu of the PBX's web account to open); the Odoo side
+        #: translates it and shows it after the message.
+        self.hint = hint
 
 
 class AuthError(ProviderError):
@@ -33,8 +37,8 @@ class RateLimitError(ProviderError):
 
     retryable = True
 
-    def __init__(self, message, retry_after=60, *, status_code=None):
-        super().__init__(message, status_code=status_code)
+    def __init__(self, message, retry_after=60, *, status_code=None, hint=""):
+        super().__init__(message, status_code=status_code, hint=hint)
         self.retry_after = max(1, int(retry_after))
 
 

@@ -316,3 +316,35 @@ class HistoryCall:
     duration: int | None = None
     disposition: str = ""
     recording_ref: str = ""
+
+
+@dataclass(frozen=True)
+class NotificationTemplate:
+    """A notification the administrator sets up by hand in the PBX's web account (for
+    PBXs whose webhooks carry whatever body the customer writes): paste ``body`` as the
+    text of the ``key`` notification, sent with ``method`` to ``url``. ``title`` and
+    ``help`` are marked, untranslated texts the Odoo side translates."""
+
+    key: str
+    title: str
+    method: str
+    url: str
+    body: str
+    help: str = ""
+
+
+@dataclass
+class SubscriptionReport:
+    """What ``subscribe_events`` did to the PBX's event subscriptions of this account."""
+
+    #: Subscriptions created, ours already right and kept, ours stale and removed.
+    created: int = 0
+    kept: int = 0
+    removed: int = 0
+    #: The PBX's subscription limit and how many subscriptions exist now (None: unknown).
+    limit: int | None = None
+    used: int | None = None
+    #: Extensions covered.
+    extensions: int = 0
+    #: Short texts (an extension and why) of what could not be subscribed.
+    skipped: tuple = ()

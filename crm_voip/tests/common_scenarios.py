@@ -21,6 +21,8 @@ LINE = "74951204567"
 # Features a PBX may lack (``UNSUPPORTED`` keys).
 RECORDINGS = "recordings"
 CLICK_TO_CALL = "click_to_call"
+# The PBX cannot be told where to route a starting call (crm_voip_routing's scenarios).
+ROUTING = "routing"
 
 
 class ScenarioAccountCase(HttpCase, CrmVoipCommon):

@@ -2,15 +2,19 @@
 the adapter's declarations, and nothing outside the adapter names a PBX."""
 
 import importlib.util
+import json
 import pathlib
 
-from odoo.exceptions import ValidationError
+import requests
+
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Command
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.crm_voip import providers
 
 from .common import ZADARMA_SECRET, CrmVoipCommon
+from .common_http import run_commit_hooks
 
 MODULE_DIR = pathlib.Path(__file__).resolve().parents[1]
 
@@ -132,3 +136,90 @@ class TestCrmVoipProviderUi(HttpCase):
         self.assertEqual(provider.code, "generic")
         self.assertEqual(provider.sudo().secret_settings, {"webhook_secret": "s3cret-tour"})
         self.assertEqual(provider.settings, {"replay_window": 120})
+
+
+@tagged("post_install", "-at_install", "crm_voip")
+class TestCrmVoipProviderHealth(HttpCase, CrmVoipCommon):
+    """A PBX that refuses our credentials turns the account red, with its words, until it
+    accepts them again; the actions using the credentials are the administrators'."""
+
+    def setUp(self):
+        super().setUp()
+        run_commit_hooks(self)
+        self.authenticate("admin", "admin")
+
+    def answer(self, status, payload):
+        """The account's adapter answers ``payload`` with ``status`` (its one transport)."""
+        response = requests.Response()
+        response.status_code = status
+        response._content = json.dumps(payload).encode()
+        adapter_class = self.zadarma._crm_voip_adapter_class()
+        self.patch(adapter_class, "_request", lambda *args, **kwargs: response)
+
+    def press(self, method, provider=None):
+        """The account's button ``method``, pressed in the browser (a read-only request)."""
+        return self.make_jsonrpc_request(
+            "/web/dataset/call_button/crm.voip.provider/" + method,
+            {
+                "model": "crm.voip.provider",
+                "method": method,
+                "args": [(provider or self.zadarma).ids],
+                "kwargs": {},
+            },
+        )
+
+    def test_refused_credentials_turn_the_account_red_until_accepted(self):
+        self.assertNotEqual(self.zadarma.health, "api_error")
+        self.answer(401, {"status": "error", "message": "Not authorized"})
+        action = self.press("action_test_connection")
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertIn("Not authorized", action["params"]["message"])
+        self.zadarma.invalidate_recordset()
+        self.assertEqual(self.zadarma.health, "api_error")
+        self.assertIn("Not authorized", self.zadarma.api_error)
+        self.assertTrue(self.zadarma.api_error_date)
+
+        self.answer(200, {"status": "success", "balance": 10, "currency": "RUB"})
+        action = self.press("action_test_connection")
+        self.assertEqual(action["params"]["type"], "success")
+        self.zadarma.invalidate_recordset()
+        self.assertFalse(self.zadarma.api_error)
+        self.assertNotEqual(self.zadarma.health, "api_error")
+
+    def test_other_failures_say_nothing_of_the_credentials(self):
+        self.answer(503, {"status": "error", "message": "Maintenance"})
+        action = self.press("action_test_connection")
+        self.assertEqual(action["params"]["type"], "danger")
+        self.zadarma.invalidate_recordset()
+        self.assertFalse(self.zadarma.api_error)
+
+    def test_a_click_to_call_refused_for_credentials_turns_it_red(self):
+        self.answer(401, {"status": "error", "message": "Token revoked"})
+        adapter = self.zadarma._get_crm_voip_adapter()
+        reason = self.env["crm.voip.call"]._crm_voip_request_pbx_call(
+            adapter, "101", "74957654321", provider=self.zadarma
+        )
+        self.assertIn("credentials", reason)
+        self.env.cr.postcommit.run()
+        self.zadarma.invalidate_recordset()
+        self.assertEqual(self.zadarma.health, "api_error")
+        self.assertIn("Token revoked", self.zadarma.api_error)
+
+    def test_the_hint_follows_the_message(self):
+        error = providers.errors.AuthError("IP refused", hint="Open the API menu.")
+        self.assertEqual(self.zadarma._crm_voip_error_text(error), "IP refused Open the API menu.")
+
+    def test_credentials_are_used_by_administrators_only(self):
+        for user in (self.sales_manager, self.salesman_anna):
+            provider = self.zadarma.with_user(user)
+            with self.assertRaises(AccessError):
+                provider.action_test_connection()
+            with self.assertRaises(AccessError):
+                provider.action_crm_voip_subscribe_events()
+
+    def test_a_pbx_without_subscriptions_offers_none(self):
+        self.assertFalse(self.zadarma.manages_subscriptions)
+        self.assertFalse(self.zadarma.shows_notification_templates)
+        self.assertFalse(self.zadarma.notification_templates)
+        with self.assertRaises(UserError):
+            self.zadarma.action_crm_voip_subscribe_events()

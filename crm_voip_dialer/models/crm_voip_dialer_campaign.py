@@ -454,7 +454,7 @@ class CrmVoipDialerCampaign(models.Model):
             if not testing:
                 # Claims are committed before the PBX is asked: no transaction waits on it.
                 self.env.cr.commit()
-            errors = self._dialer_originate(adapter, claims)
+            errors = campaign._dialer_originate(adapter, claims)
             campaign._dialer_record_originate(claims, errors)
             if not testing:
                 self.env.cr.commit()
@@ -500,15 +500,19 @@ class CrmVoipDialerCampaign(models.Model):
         stale_previews.write({"state": "pending", "user_id": False})
         return len(in_call), len(stale_previews)
 
-    @api.model
     def _dialer_originate(self, adapter, claims):
         """The PBX requests, outside any transaction: ``{line_id: error message}``."""
+        self.ensure_one()
         Call = self.env["crm.voip.call"]
         errors = {}
         try:
             for claim in claims:
                 error = Call._crm_voip_request_pbx_call(
-                    adapter, claim["extension"], claim["dialled"], claim["call_ref"]
+                    adapter,
+                    claim["extension"],
+                    claim["dialled"],
+                    claim["call_ref"],
+                    provider=self.provider_id,
                 )
                 if error:
                     errors[claim["line_id"]] = error

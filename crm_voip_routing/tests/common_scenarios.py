@@ -11,7 +11,7 @@ A PBX joins with a subclass (its code, credentials, simulator account, as for
 import datetime as dt
 
 from odoo.addons.crm_voip.tests.common_http import run_commit_hooks
-from odoo.addons.crm_voip.tests.common_scenarios import ScenarioAccountCase
+from odoo.addons.crm_voip.tests.common_scenarios import ROUTING, ScenarioAccountCase
 
 from .common import MONDAY_10, ROMASHKA_CALLER, RoutingFixtures, msk
 
@@ -46,6 +46,22 @@ class RoutingScenarioSuite(RoutingFixtures, ScenarioAccountCase):
         self.env.invalidate_all()
         self.assertEqual({d.status for d in deliveries}, {200})
         call = self.env["crm.voip.call"].search([("provider_id", "=", self.account.id)])
+        if not self.supported(ROUTING):
+            # The PBX's own scenario routes the call: nothing can be sent, and nothing is
+            # pretended; the call still names the client's manager as responsible.
+            adapter_class = self.account._crm_voip_adapter_class()
+            self.assertFalse(adapter_class.routes_synchronously or adapter_class.routes_by_command)
+            self.assertRecordValues(
+                call,
+                [
+                    {
+                        "crm_voip_route_id": False,
+                        "crm_voip_responsible_user_id": self.salesman_anna.id,
+                        "crm_voip_responsible_source": "partner",
+                    }
+                ],
+            )
+            return
         self.assertRecordValues(
             call,
             [
