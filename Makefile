@@ -41,6 +41,7 @@ devdb-stop:
 	$(PYTHON) scripts/devdb.py stop
 
 ## The suite with demo data and live simulated calls on http://127.0.0.1:8069
+## (PBX=uis, PBX=zadarma,telfin or PBX=all picks whose calls are played)
 demo: check-odoo
 	$(PYTHON) scripts/demo.py
 

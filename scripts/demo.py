@@ -8,12 +8,15 @@ until Ctrl-C, then stops everything it started.
 """
 
 import argparse
+import dataclasses
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import xmlrpc.client
 
 import suite_env
 from suite_env import ADDONS, ROOT, log
@@ -52,11 +55,29 @@ def wait_for_http(url, timeout, process):
     return False
 
 
+def wait_for_port(port, timeout):
+    """Wait until something listens on 127.0.0.1:``port`` (a simulator started)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8069)
     parser.add_argument("--interval", type=float, default=8.0, help="seconds between calls")
     parser.add_argument("--no-traffic", action="store_true", help="do not start the simulator")
+    parser.add_argument(
+        "--pbx",
+        default=os.environ.get("PBX") or DEFAULT_LIVE,
+        help=f"the PBXs whose live calls are played: some of {', '.join(LIVE_PBXS)}"
+        f" (comma-separated) or all; default {DEFAULT_LIVE}",
+    )
     args = parser.parse_args()
 
     version = suite_env.check_odoo()
@@ -107,10 +128,19 @@ def main():
             url = f"http://127.0.0.1:{args.port}"
             if not wait_for_http(f"{url}/web/login", 120, odoo):
                 suite_env.fail("Odoo did not start; see the messages above.")
-            if not args.no_traffic:
-                processes.append(start_simulator(url, args.interval))
-                # Mango Office's calls come from a second simulator, half as often.
-                processes.append(start_mango_simulator(url, args.interval * 2))
+            live = [] if args.no_traffic else live_pbx_codes(args.pbx)
+            for code in live:
+                processes.append(start_live_pbx(code, url, args.interval))
+            if live:
+                for code in live:
+                    wait_for_port(LIVE_PBXS[code].port, 20)
+                subscribe_demo_accounts(url, database, live)
+            simulators = "".join(
+                f"  {LIVE_PBXS[code].label} simulator: http://127.0.0.1:{LIVE_PBXS[code].port},"
+                f" a call every {args.interval * LIVE_PBXS[code].slower:g} s"
+                f" on {', '.join(LIVE_PBXS[code].dids)}\n"
+                for code in live
+            )
             print(
                 "\n"
                 f"  Odoo with the crm_voip suite: {url}/odoo\n"
@@ -119,12 +149,8 @@ def main():
                 "    (log in: the calls ring extensions 100-103, so popups appear as they come)\n"
                 "    anna   / anna    salesperson (Анна Смирнова), extension 101\n"
                 "    dmitry / dmitry  salesperson (Дмитрий Орлов), extension 102\n"
-                f"  VATS simulator: http://127.0.0.1:{SIMULATOR_PORT} (Zadarma/Novofon and"
-                " generic), a call every"
-                f" {args.interval:g} s -> Telephony > Calls\n"
-                f"  Mango Office simulator: http://127.0.0.1:{MANGO_SIMULATOR_PORT}, a call every"
-                f" {args.interval * 2:g} s on line +7 499 215-04-38\n"
-                "  Ctrl-C stops everything.\n",
+                f"{simulators}"
+                "  Calls: Telephony > Calls. Ctrl-C stops everything.\n",
                 flush=True,
             )
             while all(p.poll() is None for p in processes):
@@ -143,37 +169,113 @@ def main():
     return 0
 
 
-def start_simulator(odoo_url, interval):
-    """Zadarma's live calls (the generic account is there for "Simulate a call")."""
-    accounts = [
-        "--zadarma-webhook",
-        f"{odoo_url}/crm_voip/webhook/demo-zadarma",
-        "--zadarma-key",
-        "demo-key",
-        "--zadarma-secret",
-        "demo-secret",
-        "--generic-webhook",
-        f"{odoo_url}/crm_voip/webhook/demo-generic",
-        "--generic-secret",
-        "demo-generic-secret",
-        "--generic-api-key",
-        "demo-generic-key",
-    ]
-    return live_simulator(SIMULATOR_PORT, accounts, "zadarma", interval, DEMO_DIDS, DEMO_EXTENSIONS)
+@dataclasses.dataclass(frozen=True)
+class LivePbx:
+    """A PBX whose live calls a simulator process plays into its demo account
+    (crm_voip/demo/crm_voip_demo.xml: the account's token is ``demo-<code>``)."""
+
+    label: str
+    port: int
+    #: The simulator's account options, given the demo account's webhook URL.
+    account_options: object
+    dids: tuple
+    extensions: tuple = tuple(DEMO_EXTENSIONS)
+    #: Calls come this many times less often than ``--interval``.
+    slower: float = 1.0
 
 
-def start_mango_simulator(odoo_url, interval):
-    accounts = [
-        "--mango-webhook",
-        f"{odoo_url}/crm_voip/webhook/demo-mango",
-        "--mango-key",
-        "demo-mango-key",
-        "--mango-salt",
-        "demo-mango-salt",
-    ]
+LIVE_PBXS = {
+    # The generic account rides along with Zadarma's simulator, for "Simulate a call".
+    "zadarma": LivePbx(
+        "Zadarma/Novofon and generic",
+        SIMULATOR_PORT,
+        lambda odoo_url: [
+            "--zadarma-webhook",
+            f"{odoo_url}/crm_voip/webhook/demo-zadarma",
+            "--zadarma-key",
+            "demo-key",
+            "--zadarma-secret",
+            "demo-secret",
+            "--generic-webhook",
+            f"{odoo_url}/crm_voip/webhook/demo-generic",
+            "--generic-secret",
+            "demo-generic-secret",
+            "--generic-api-key",
+            "demo-generic-key",
+        ],
+        tuple(DEMO_DIDS),
+    ),
+    "mango": LivePbx(
+        "Mango Office",
+        MANGO_SIMULATOR_PORT,
+        lambda odoo_url: [
+            "--mango-webhook",
+            f"{odoo_url}/crm_voip/webhook/demo-mango",
+            "--mango-key",
+            "demo-mango-key",
+            "--mango-salt",
+            "demo-mango-salt",
+        ],
+        (MANGO_DEMO_DID,),
+        tuple(DEMO_EXTENSIONS[:3]),
+        slower=2.0,
+    ),
+}
+DEFAULT_LIVE = "zadarma,mango"
+
+
+def live_pbx_codes(choice):
+    """The PBXs ``--pbx`` names (comma-separated codes, or ``all``)."""
+    codes = list(LIVE_PBXS) if choice == "all" else [c.strip() for c in choice.split(",") if c]
+    unknown = [code for code in codes if code not in LIVE_PBXS]
+    if unknown or not codes:
+        suite_env.fail(
+            f"--pbx: unknown PBX {', '.join(unknown) or choice!r}; "
+            f"use some of {', '.join(LIVE_PBXS)} (comma-separated) or all"
+        )
+    return codes
+
+
+def start_live_pbx(code, odoo_url, interval):
+    pbx = LIVE_PBXS[code]
     return live_simulator(
-        MANGO_SIMULATOR_PORT, accounts, "mango", interval, [MANGO_DEMO_DID], DEMO_EXTENSIONS[:3]
+        pbx.port,
+        pbx.account_options(odoo_url),
+        code,
+        interval * pbx.slower,
+        list(pbx.dids),
+        list(pbx.extensions),
     )
+
+
+def subscribe_demo_accounts(odoo_url, database, codes):
+    """Press *Subscribe to events* on the demo accounts of PBXs whose webhooks are
+    subscriptions made through their API: without them such a PBX posts nothing."""
+    common = xmlrpc.client.ServerProxy(f"{odoo_url}/xmlrpc/2/common")
+    uid = common.authenticate(database, "admin", "admin", {})
+    models = xmlrpc.client.ServerProxy(f"{odoo_url}/xmlrpc/2/object")
+    accounts = models.execute_kw(
+        database,
+        uid,
+        "admin",
+        "crm.voip.provider",
+        "search_read",
+        [[("code", "in", codes), ("use_simulator", "=", True)]],
+        {"fields": ["name", "manages_subscriptions"]},
+    )
+    for account in accounts:
+        if not account["manages_subscriptions"]:
+            continue
+        action = models.execute_kw(
+            database,
+            uid,
+            "admin",
+            "crm.voip.provider",
+            "action_crm_voip_subscribe_events",
+            [[account["id"]]],
+        )
+        params = (action or {}).get("params", {})
+        log(f"{account['name']}: {params.get('message', 'subscribed')}")
 
 
 def live_simulator(port, accounts, live, interval, dids, extensions):
