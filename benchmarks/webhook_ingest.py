@@ -14,7 +14,9 @@ and ``webhook_target``, as ``Simulator._post`` does); the simulator also serves 
 providers' REST APIs, so nothing can reach a real PBX.
 
 ``--provider`` picks the PBX the calls go to: ``mix`` (the default: Zadarma and the generic
-signed protocol, half each), or every call to one of ``zadarma``, ``generic``, ``mango``.
+signed protocol, half each), or every call to one PBX of ``PBXS`` (``zadarma``, ``generic``,
+``mango``...). A PBX whose webhooks are subscriptions made through its API is subscribed
+first, through its adapter, as the account's *Subscribe to events* does.
 Mango Office announces every leg of a call: one step of a call is several posts, each to
 the webhook URL plus its kind (``/events/call``, ``/events/summary``,
 ``/events/recording``), and some of them change nothing in Odoo (a leg's end or hold, a
@@ -37,7 +39,7 @@ adapter's own ``parse()`` (posts it turns into no event are only checked for the
   anyway), calls logged more than once for one PBX call id (Mango: ``entry_id``), and calls
   whose final state differs from the scenario's.
 
-Run ``python3 benchmarks/webhook_ingest.py [--provider mix|zadarma|generic|mango]``
+Run ``python3 benchmarks/webhook_ingest.py [--provider mix|<code>]``
 (``--help`` for the knobs); the last line is ``RESULT events_per_s= lost= duplicated=``
 where events_per_s counts every delivery (duplicates, and Mango's posts that change nothing,
 included: each one is a request Odoo must answer) per second of wall time.
@@ -66,25 +68,52 @@ from vats_simulator import GenericAccount, MangoAccount, Simulator, ZadarmaAccou
 from vats_simulator.scenarios import build_plan
 
 SEED = 4242
-ZADARMA_KEY, ZADARMA_SECRET = "bench-key", "bench-zadarma-secret"
-GENERIC_KEY, GENERIC_SECRET = "bench-generic-key", "bench-generic-secret"
-MANGO_KEY, MANGO_SALT = "bench-mango-key", "bench-mango-salt"
-TOKENS = {
-    "zadarma": "bench-zadarma-token-0123456789abcdef",
-    "generic": "bench-generic-token-0123",
-    "mango": "bench-mango-token-0123456789",
+
+
+@dataclass(frozen=True)
+class BenchPbx:
+    """A PBX of the benchmark: its Odoo account and the simulator's account."""
+
+    name: str
+    token: str
+    did: str
+    secret_settings: dict
+    #: The simulator's account, given the Odoo account's webhook URL.
+    sim_account: object
+    unknown_caller_policy: str = "lead"
+    #: How the PBX writes the caller's number: E.164 with "+", or digits.
+    plus_caller: bool = False
+
+
+# In report order (Zadarma before generic, as the report always showed them).
+PBXS = {
+    "zadarma": BenchPbx(
+        "Zadarma (benchmark)",
+        "bench-zadarma-token-0123456789abcdef",
+        "74951204567",
+        {"api_key": "bench-key", "api_secret": "bench-zadarma-secret"},
+        lambda url: ZadarmaAccount(url, "bench-key", "bench-zadarma-secret", "Europe/Moscow"),
+    ),
+    "generic": BenchPbx(
+        "Generic (benchmark)",
+        "bench-generic-token-0123",
+        "74951204568",
+        {"api_key": "bench-generic-key", "webhook_secret": "bench-generic-secret"},
+        lambda url: GenericAccount(url, "bench-generic-secret", "bench-generic-key"),
+        unknown_caller_policy="contact",
+        plus_caller=True,
+    ),
+    # Leads, as Zadarma: the heavier policy of the mix.
+    "mango": BenchPbx(
+        "Mango Office (benchmark)",
+        "bench-mango-token-0123456789",
+        "74951204569",
+        {"api_key": "bench-mango-key", "api_salt": "bench-mango-salt"},
+        lambda url: MangoAccount(url, "bench-mango-key", "bench-mango-salt"),
+    ),
 }
-DIDS = {"zadarma": "74951204567", "generic": "74951204568", "mango": "74951204569"}
 # --provider -> the PBXs the calls go to in turn (call i to the (i mod n)-th).
-PROVIDER_CHOICES = {
-    "mix": ("generic", "zadarma"),
-    "zadarma": ("zadarma",),
-    "generic": ("generic",),
-    "mango": ("mango",),
-}
-# How each PBX writes the caller's number: the generic protocol in E.164 with "+",
-# Zadarma and Mango as digits.
-PLUS_CALLER = {"generic"}
+PROVIDER_CHOICES = {"mix": ("generic", "zadarma"), **{code: (code,) for code in PBXS}}
 EXTENSIONS = ("101", "102", "103", "104", "105", "106")
 # scenario name -> (simulator scenario, extra parameters, weight)
 MIX = {
@@ -148,11 +177,11 @@ def plan_calls(count, rng, known_numbers, accounts, providers):
         extensions = rng.sample(EXTENSIONS, 3 if scenario == "ring_group_answered_elsewhere" else 2)
         if scenario not in ("transferred", "ring_group_answered_elsewhere"):
             extensions = extensions[:1]
-        params = dict(extra, did=DIDS[provider], extensions=extensions)
+        params = dict(extra, did=PBXS[provider].did, extensions=extensions)
         if scenario == "outgoing":
             params.update(number=number, extension=extensions[0])
         else:
-            params["caller"] = "+" + number if provider in PLUS_CALLER else number
+            params["caller"] = "+" + number if PBXS[provider].plus_caller else number
         # Calls start now (build_plan's default): Mango refuses events older than a day.
         account = accounts[provider]
         plan = build_plan(provider, scenario, tzinfo=getattr(account, "tzinfo", None), **params)
@@ -301,50 +330,25 @@ def configure(odoo, database, sim, providers, n_partners):
                     }
                 )
             )
-        common = {
-            "company_id": company.id,
-            "country_id": russia.id,
-            "timezone": "Europe/Moscow",
-        }
-        own = {
-            "zadarma": {
-                "name": "Zadarma (benchmark)",
-                "secret_settings": {"api_key": ZADARMA_KEY, "api_secret": ZADARMA_SECRET},
-                "unknown_caller_policy": "lead",
-                "line": "Moscow",
-            },
-            "generic": {
-                "name": "Generic (benchmark)",
-                "secret_settings": {"api_key": GENERIC_KEY, "webhook_secret": GENERIC_SECRET},
-                "unknown_caller_policy": "contact",
-                "line": "Support",
-            },
-            "mango": {
-                "name": "Mango Office (benchmark)",
-                "secret_settings": {"api_key": MANGO_KEY, "api_salt": MANGO_SALT},
-                # Leads, as Zadarma: the heavier policy of the mix.
-                "unknown_caller_policy": "lead",
-                "line": "Mango 495",
-                "base_url": sim.api_url("mango"),
-            },
-        }
         env["crm.voip.provider"].create(
             [
-                dict(
-                    common,
-                    name=own[code]["name"],
-                    code=code,
-                    secret_settings=own[code]["secret_settings"],
-                    webhook_token=TOKENS[code],
-                    base_url=own[code].get("base_url") or sim.api_url(code),
-                    unknown_caller_policy=own[code]["unknown_caller_policy"],
-                    line_ids=[Command.create({"name": own[code]["line"], "number": DIDS[code]})],
-                    extension_ids=[
+                {
+                    "company_id": company.id,
+                    "country_id": russia.id,
+                    "timezone": "Europe/Moscow",
+                    "name": PBXS[code].name,
+                    "code": code,
+                    "secret_settings": PBXS[code].secret_settings,
+                    "webhook_token": PBXS[code].token,
+                    "base_url": sim.api_url(code),
+                    "unknown_caller_policy": PBXS[code].unknown_caller_policy,
+                    "line_ids": [Command.create({"name": code, "number": PBXS[code].did})],
+                    "extension_ids": [
                         Command.create({"user_id": user.id, "extension": ext})
                         for ext, user in users.items()
                     ],
-                )
-                for code in sorted(set(providers), key=list(own).index)
+                }
+                for code in sorted(set(providers), key=list(PBXS).index)
             ]
         )
         numbers = [f"7916{1_000_000 + 7919 * i % 9_000_000:07d}" for i in range(n_partners)]
@@ -360,6 +364,22 @@ def configure(odoo, database, sim, providers, n_partners):
         )
     odoo.sql_db.close_all()
     return result
+
+
+def subscribe(sim, providers, urls):
+    """Subscribe the webhook URLs of PBXs whose events are subscriptions made through
+    their API (the account's *Subscribe to events*): else they post nothing."""
+    from odoo.addons.crm_voip import providers as adapters
+
+    for code in sorted(set(providers)):
+        adapter_class = adapters.get_adapter_class(code)
+        if adapter_class.manages_subscriptions():
+            adapter = adapter_class({**PBXS[code].secret_settings, "base_url": sim.api_url(code)})
+            try:
+                report = adapter.subscribe_events(urls[code])
+            finally:
+                adapter.close()
+            say(f"   {code}: {report.created} subscriptions for {report.extensions} extensions")
 
 
 # ---------------------------------------------------------------------------
@@ -551,8 +571,7 @@ def report_traffic(run):
             f"whole machine): {run['overflows']}"
         )
     say_latency("", answers)
-    # In the order of TOKENS: Zadarma before generic, as the report always showed them.
-    providers = [code for code in TOKENS if any(call.provider == code for call in calls)]
+    providers = [code for code in PBXS if any(call.provider == code for call in calls)]
     for provider in providers if len(providers) > 1 else ():
         say_latency(f" ({provider})", answers_of(calls, provider))
     if making != unique:
@@ -606,16 +625,12 @@ def main():
         database = bench.database
         install_log, server_log = bench.log_path("install"), bench.log_path()
         port = _common.free_port()
-        urls = {p: f"http://127.0.0.1:{port}/crm_voip/webhook/{t}" for p, t in TOKENS.items()}
-        providers = PROVIDER_CHOICES[args.provider]
-        every_account = {
-            "zadarma": lambda: ZadarmaAccount(
-                urls["zadarma"], ZADARMA_KEY, ZADARMA_SECRET, "Europe/Moscow"
-            ),
-            "generic": lambda: GenericAccount(urls["generic"], GENERIC_SECRET, GENERIC_KEY),
-            "mango": lambda: MangoAccount(urls["mango"], MANGO_KEY, MANGO_SALT),
+        urls = {
+            code: f"http://127.0.0.1:{port}/crm_voip/webhook/{pbx_.token}"
+            for code, pbx_ in PBXS.items()
         }
-        accounts = {code: every_account[code]() for code in sorted(set(providers))}
+        providers = PROVIDER_CHOICES[args.provider]
+        accounts = {code: PBXS[code].sim_account(urls[code]) for code in sorted(set(providers))}
         sim = Simulator(**accounts, auto_play_originate=False)
         try:
             with phase("PostgreSQL cluster + install crm_voip (no demo data)", timings):
@@ -625,6 +640,7 @@ def main():
             sim.start()
             with phase("PBX accounts, agents, clients", timings):
                 users, partners = configure(odoo, database, sim, providers, args.partners)
+                subscribe(sim, providers, urls)
             with phase("Odoo server, --workers=2", timings):
                 server = bench.start_server(
                     port,
