@@ -137,6 +137,34 @@ class TestCrmVoipProviderUi(HttpCase):
         self.assertEqual(provider.sudo().secret_settings, {"webhook_secret": "s3cret-tour"})
         self.assertEqual(provider.settings, {"replay_window": 120})
 
+    def test_notifications_to_set_up_are_shown_with_the_secret(self):
+        """For each PBX that posts the bodies its customer writes."""
+        codes = [
+            code
+            for code in providers.available_codes()
+            if providers.get_adapter_class(code).shows_notification_templates()
+        ]
+        for code in codes:
+            adapter_class = providers.get_adapter_class(code)
+            account = self.env["crm.voip.provider"].create(
+                {"name": f"Templates {code}", "code": code}
+            )
+            generated = [item.name for item in adapter_class.config_fields if item.generated]
+            self.assertTrue(
+                all(account.secret_settings.get(name) for name in generated),
+                "the account's own secret is there from the start",
+            )
+            account.secret_settings = {
+                **account.secret_settings,
+                **dict.fromkeys(generated, "tour-secret-42"),
+            }
+            self.assertTrue(account.notification_templates)
+            self.start_tour(
+                f"/odoo/action-crm_voip.crm_voip_provider_action/{account.id}",
+                "crm_voip_notification_templates",
+                login="admin",
+            )
+
 
 @tagged("post_install", "-at_install", "crm_voip")
 class TestCrmVoipProviderHealth(HttpCase, CrmVoipCommon):
