@@ -47,17 +47,18 @@ class RoutingScenarioSuite(RoutingFixtures, ScenarioAccountCase):
         self.assertEqual({d.status for d in deliveries}, {200})
         call = self.env["crm.voip.call"].search([("provider_id", "=", self.account.id)])
         if not self.supported(ROUTING):
-            # The PBX's own scenario routes the call: nothing can be sent, and nothing is
-            # pretended; the call still names the client's manager as responsible.
+            # The PBX's own scenario routes the call: nothing can be sent, and no routing
+            # is pretended; the call is still the client's.
             adapter_class = self.account._crm_voip_adapter_class()
             self.assertFalse(adapter_class.routes_synchronously or adapter_class.routes_by_command)
             self.assertRecordValues(
                 call,
                 [
                     {
+                        "partner_id": self.client_romashka.id,
                         "crm_voip_route_id": False,
-                        "crm_voip_responsible_user_id": self.salesman_anna.id,
-                        "crm_voip_responsible_source": "partner",
+                        "crm_voip_routing_action": False,
+                        "crm_voip_routed_user_id": False,
                     }
                 ],
             )
