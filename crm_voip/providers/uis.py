@@ -136,9 +136,6 @@ TEMPLATE_HELP = _lt(
     "In UIS's web account, open Notifications and add one notification of this event type: "
     "method POST, the URL and the body below, pasted as they are."
 )
-KNOWN_FIELDS = frozenset(
-    {EVENT_FIELD, SECRET_FIELD}.union(*(set(fields) for fields in TEMPLATE_FIELDS.values()))
-)
 
 # Data API ``finish_reason`` of a call nobody answered → normalized outcome.
 FINISH_DISPOSITIONS = {
@@ -231,21 +228,21 @@ def _clean(value):
     return text
 
 
+_FIELD_START_RE = re.compile(r'[{,]\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*:')
+
+
 def _tolerant_fields(text):
     """Key/value pairs of a JSON-ish body that ``json`` refused: values left unquoted or
-    empty (``"a":,``), doubled quotes, quotes inside a name. Only our own field names
-    delimit values, so a stray quote or comma inside a value stays in it."""
-    names = "|".join(sorted(map(re.escape, KNOWN_FIELDS), key=len, reverse=True))
-    pattern = re.compile(rf'"({names})"\s*:')
-    matches = list(pattern.finditer(text))
+    empty (``"a":,``), doubled quotes, quotes inside a name. A value runs up to the next
+    ``, "name":``, so a stray quote inside it stays in it."""
+    matches = list(_FIELD_START_RE.finditer(text))
     values = {}
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
         raw = text[match.end() : end].strip()
         if index + 1 == len(matches):
-            raw = raw.rstrip().removesuffix("}").rstrip()
-        raw = raw.removesuffix(",").strip()
-        values.setdefault(match.group(1), raw)
+            raw = raw.removesuffix("}").rstrip()
+        values.setdefault(match.group(1), raw.removesuffix(",").strip())
     return values
 
 
