@@ -3,6 +3,7 @@
 from odoo.tests import tagged
 
 from odoo.addons.crm_voip.tests.test_crm_voip_mango import MangoScenarioAccount
+from odoo.addons.crm_voip.tests.test_crm_voip_uis import UisScenarioAccount
 from odoo.addons.crm_voip.tests.test_crm_voip_webhook import (
     GenericScenarioAccount,
     ZadarmaScenarioAccount,
@@ -40,3 +41,8 @@ class TestMangoRoutingScenarios(MangoScenarioAccount, RoutingScenarioSuite):
         """Mango is told by a command, sent once the call's start is stored."""
         (route,) = self.sim.account("mango").routes
         return route["to_number"]
+
+
+@tagged("post_install", "-at_install", "crm_voip_routing", "crm_voip_scenarios")
+class TestUisRoutingScenarios(UisScenarioAccount, RoutingScenarioSuite):
+    """UIS's own scenario routes the call (ROUTING is unsupported): the suite checks so."""
