@@ -118,6 +118,8 @@ def test_unanswered_incoming_leg_changes_nothing_and_the_menu_hangup_misses_the_
         "+74957654321",
         "74951204567",
     )
+    # The menu's leg lasted the whole call (31 s): the call started then.
+    assert missed.call_started_at == datetime(2017, 9, 19, 12, 39, 47, 346287, tzinfo=timezone.utc)
     busy = dict(EVENTS["ivr_hangup_missed"], CallStatus="BUSY")
     assert parsed(post(busy, "queue"))[0].disposition == "busy"
     bridged = dict(EVENTS["ivr_hangup_missed"], Bridged="yes", CallStatus="ANSWER")

@@ -16,7 +16,7 @@ import hashlib
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, quote
 
 from . import events as ev
@@ -394,9 +394,14 @@ class TelfinAdapter(ProviderAdapter):
         if _text(fields.get("Bridged")).lower() != "no":
             return []
         did = _text(fields.get("CalledDID"))
+        # The menu's leg lasts the whole call: its duration dates the call's start, which
+        # the phones' first dial-in comes after.
+        waited = _micro_seconds(fields.get("Duration"))
+        started = common["occurred_at"] - timedelta(seconds=waited) if waited else None
         return [
             CallEvent(
                 kind=ev.MISSED,
+                call_started_at=started,
                 event_key=key,
                 direction=ev.INBOUND,
                 from_number=_text(fields.get("CallerIDNum")),
