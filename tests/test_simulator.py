@@ -163,9 +163,13 @@ def test_every_pbx_encodes_every_scenario(code, scenario):
             assert isinstance(body, bytes) and isinstance(headers, dict)
             sent[signing] = (body, headers)
         # A signed request carries something an unsigned one does not (a header, or a field
-        # of the body), and a wrong secret gives other values.
-        assert sent["valid"] != sent["none"]
-        assert sent["valid"] != sent["bad"]
+        # of the body), and a wrong secret gives other values; a PBX that signs nothing
+        # sends the same request (its authenticity is the URL it posts to).
+        if module.signs_webhooks:
+            assert sent["valid"] != sent["none"]
+            assert sent["valid"] != sent["bad"]
+        else:
+            assert sent["valid"] == sent["none"] == sent["bad"]
     if scenario in ("answered", "missed", "outgoing"):
         record = plan.calls[0]
         assert (record.provider, record.call_id) == (code, plan.call.call_id)

@@ -290,33 +290,35 @@ class Simulator:
             if index and event_gap:
                 if self._stopping.wait(event_gap):
                     break
-            body, headers = module.webhook_request(account, payload, signing, options)
-            url = module.webhook_target(account, payload)
-            status, data, resp_headers, error, elapsed = http_request(
-                "POST",
-                url,
-                body,
-                {**self.webhook_headers, **headers},
-                timeout=self.webhook_timeout,
-            )
-            delivery = Delivery(
-                provider=module.code,
-                scenario=scenario,
-                event=payload,
-                url=url,
-                request_headers=headers,
-                request_body=body,
-                status=status,
-                response_body=data,
-                response_headers=resp_headers,
-                error=error,
-                elapsed=elapsed,
-                signing=signing,
-            )
-            _logger.debug("%r in %.3fs", delivery, elapsed)
-            with self._lock:
-                self._deliveries.append(delivery)
-            deliveries.append(delivery)
+            for method, url, body, headers in module.webhook_deliveries(
+                account, payload, signing, options
+            ):
+                status, data, resp_headers, error, elapsed = http_request(
+                    method,
+                    url,
+                    body if method != "GET" else None,
+                    {**self.webhook_headers, **headers},
+                    timeout=self.webhook_timeout,
+                )
+                delivery = Delivery(
+                    provider=module.code,
+                    scenario=scenario,
+                    event=payload,
+                    url=url,
+                    request_headers=headers,
+                    request_body=body,
+                    status=status,
+                    response_body=data,
+                    response_headers=resp_headers,
+                    error=error,
+                    elapsed=elapsed,
+                    signing=signing,
+                    method=method,
+                )
+                _logger.debug("%r in %.3fs", delivery, elapsed)
+                with self._lock:
+                    self._deliveries.append(delivery)
+                deliveries.append(delivery)
         return deliveries
 
     def _register(self, plan):

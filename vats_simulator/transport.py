@@ -12,7 +12,7 @@ USER_AGENT = "vats-simulator/1.0"
 
 @dataclass
 class Delivery:
-    """One webhook POST and what the receiver answered."""
+    """One webhook request (a POST, or a GET for some PBXs) and what the receiver answered."""
 
     provider: str
     scenario: str
@@ -26,6 +26,7 @@ class Delivery:
     error: str | None = None
     elapsed: float = 0.0
     signing: str = "valid"
+    method: str = "POST"
 
     @property
     def ok(self):

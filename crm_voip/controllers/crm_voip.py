@@ -57,8 +57,9 @@ class CrmVoipWebhookController(http.Controller):
             handshake = adapter.handshake(webhook_request)
             if handshake is not None:
                 return self._response(handshake)
-            if webhook_request.method != "POST":
-                return self._reply(405, {"status": "error", "error": "POST expected"})
+            if webhook_request.method not in adapter.webhook_methods:
+                expected = " or ".join(adapter.webhook_methods)
+                return self._reply(405, {"status": "error", "error": f"{expected} expected"})
             if len(webhook_request.body) > MAX_BODY_BYTES:
                 raise providers.errors.MalformedEventError("request body too large")
             verified = adapter.verify(webhook_request)

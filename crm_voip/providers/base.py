@@ -230,6 +230,8 @@ class ProviderAdapter:
     has_call_history = False
     #: How the events reach us: ``WEBHOOK`` or ``PERSISTENT``.
     transport = WEBHOOK
+    #: The HTTP methods the PBX delivers its events with (some send them as a GET query).
+    webhook_methods = ("POST",)
 
     @classmethod
     def lists_extensions(cls):

@@ -3,12 +3,14 @@
 from odoo.tests import tagged
 
 from odoo.addons.crm_voip.tests.test_crm_voip_mango import MangoScenarioAccount
+from odoo.addons.crm_voip.tests.test_crm_voip_telfin import TelfinScenarioAccount
 from odoo.addons.crm_voip.tests.test_crm_voip_uis import UisScenarioAccount
 from odoo.addons.crm_voip.tests.test_crm_voip_webhook import (
     GenericScenarioAccount,
     ZadarmaScenarioAccount,
 )
 
+from .common import MONDAY_10, ROMASHKA_CALLER, msk
 from .common_scenarios import RoutingScenarioSuite
 
 
@@ -46,3 +48,31 @@ class TestMangoRoutingScenarios(MangoScenarioAccount, RoutingScenarioSuite):
 @tagged("post_install", "-at_install", "crm_voip_routing", "crm_voip_scenarios")
 class TestUisRoutingScenarios(UisScenarioAccount, RoutingScenarioSuite):
     """UIS's own scenario routes the call (ROUTING is unsupported): the suite checks so."""
+
+
+class TestTelfinRoutingScenarios(TelfinScenarioAccount, RoutingScenarioSuite):
+    """Telfin cannot be told where to route (``ROUTING`` in ``UNSUPPORTED``)."""
+
+    def test_routing_scenario_known_client_goes_to_his_manager(self):
+        """Telfin reports nothing when a call enters its voice menu (only its hang-up is
+        subscribed): the call appears when a phone rings, and is still the client's
+        manager's."""
+        events = self.sim.scenario_events(
+            self.provider_code, "answered", caller=ROMASHKA_CALLER, call_start=msk(*MONDAY_10)
+        )
+        self.assertEqual(events[0]["posts"], [])
+        self.env.flush_all()
+        deliveries = self.sim.send(self.provider_code, events[:2])
+        self.env.invalidate_all()
+        self.assertEqual({d.status for d in deliveries}, {200})
+        call = self.env["crm.voip.call"].search([("provider_id", "=", self.account.id)])
+        self.assertRecordValues(
+            call,
+            [
+                {
+                    "crm_voip_route_id": False,
+                    "crm_voip_responsible_user_id": self.salesman_anna.id,
+                    "crm_voip_responsible_source": "partner",
+                }
+            ],
+        )

@@ -33,6 +33,7 @@ OPTIONAL_HOOKS = (
     "rate_limits",
     "webhook_payloads",
     "webhook_target",
+    "webhook_deliveries",
     "response_headers",
     "verify_webhook_url",
 )
@@ -124,6 +125,9 @@ class Pbx:
     cli_play_options = ()
     #: Requests per minute of each rate-limit bucket (see ``Simulator.count_rate``).
     rate_limits = {}
+    #: Whether a webhook carries a signature (or a secret) of its own: ``signing`` then
+    #: changes its body or headers. A PBX that signs nothing may change its URL instead.
+    signs_webhooks = True
 
     def webhook_payloads(self, payloads, options):
         """The payloads to post, in order (a PBX may group several events in one POST, or
@@ -134,6 +138,13 @@ class Pbx:
         """The URL ``payload`` is posted to: ``account.webhook_url``, unless the PBX posts each
         kind of event to its own URL below it."""
         return account.webhook_url
+
+    def webhook_deliveries(self, account, payload, signing, options):
+        """The requests carrying ``payload``: ``(method, url, body, headers)`` each. By
+        default one POST of ``webhook_request`` to ``webhook_target``; a PBX that posts to
+        the URLs subscribed through its API may send none, several, or GET queries."""
+        body, headers = self.webhook_request(account, payload, signing, options)
+        return [("POST", self.webhook_target(account, payload), body, headers)]
 
     def response_headers(self, sim):
         """Headers added to every answer of the PBX's REST API."""
