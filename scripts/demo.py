@@ -220,6 +220,36 @@ LIVE_PBXS = {
         tuple(DEMO_EXTENSIONS[:3]),
         slower=2.0,
     ),
+    "uis": LivePbx(
+        "UIS / CoMagic",
+        8073,
+        lambda odoo_url: [
+            "--uis-webhook",
+            f"{odoo_url}/crm_voip/webhook/demo-uis",
+            "--uis-secret",
+            "demo-uis-secret",
+            "--uis-access-key",
+            "demo-uis-key",
+        ],
+        ("74993720692",),
+        tuple(DEMO_EXTENSIONS[:3]),
+        slower=2.0,
+    ),
+    "telfin": LivePbx(
+        "Telfin",
+        8074,
+        lambda odoo_url: [
+            "--telfin-webhook",
+            f"{odoo_url}/crm_voip/webhook/demo-telfin",
+            "--telfin-client-id",
+            "demo-telfin-app",
+            "--telfin-client-secret",
+            "demo-telfin-secret",
+        ],
+        ("78122001122",),
+        tuple(DEMO_EXTENSIONS[:3]),
+        slower=2.0,
+    ),
 }
 DEFAULT_LIVE = "zadarma,mango"
 

@@ -155,8 +155,7 @@ class TelfinAdapter(ProviderAdapter):
             _lt(
                 "Telfin web account > API: the App ID of a 'trusted' application with access "
                 "'All' (created at https://altapi.telphin.ru/app/register, logged in as the "
-                "PBX administrator). / Личный кабинет Телфин > API: App ID приложения типа "
-                "trusted с доступом All."
+                "PBX administrator)."
             ),
             secret=True,
             required=True,
@@ -164,17 +163,14 @@ class TelfinAdapter(ProviderAdapter):
         ConfigField(
             "client_secret",
             _lt("App Secret (client_secret)"),
-            _lt("The App Secret of the same trusted application. / App Secret того же приложения."),
+            _lt("The App Secret of the same trusted application."),
             secret=True,
             required=True,
         ),
         ConfigField(
             "api_host",
             _lt("API host"),
-            _lt(
-                "Telfin's API server: altapi.telphin.ru unless Telfin told you otherwise. / "
-                "Сервер API Телфин: altapi.telphin.ru, если Телфин не указал другой."
-            ),
+            _lt("Telfin's API server: altapi.telphin.ru unless Telfin told you otherwise."),
             kind="selection",
             choices=HOSTS,
             default=HOSTS[0][0],
@@ -184,7 +180,7 @@ class TelfinAdapter(ProviderAdapter):
             _lt("Client id"),
             _lt(
                 "The client part of the API paths: @me (the application's own client) or the "
-                "client's number. / Идентификатор клиента в путях API: @me или номер клиента."
+                "client's number."
             ),
             default=DEFAULT_CLIENT,
         ),
