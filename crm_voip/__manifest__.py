@@ -2,7 +2,7 @@
     "name": "CRM VoIP: cloud PBX connector",
     "summary": "Cloud PBX (VATS) call log, caller ID and webhooks for CRM: Zadarma/Novofon, "
     "Mango Office, UIS/CoMagic, Telfin, generic signed webhook",
-    "version": "18.0.1.2.0",
+    "version": "18.0.1.3.0",
     "category": "Sales/CRM",
     "license": "LGPL-3",
     "author": "crm_voip contributors",
