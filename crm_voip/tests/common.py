@@ -135,5 +135,30 @@ class CrmVoipCommon(TransactionCase):
             }
         )
 
+    @classmethod
+    def _create_pbx_account(
+        cls, code, name, line, secret_settings, extensions=("11", "12"), **values
+    ):
+        """A PBX account of the test company, line ``line`` ("<label>", "<number>"), where
+        Anna and Boris answer at ``extensions``."""
+        return cls.env["crm.voip.provider"].create(
+            {
+                "name": name,
+                "code": code,
+                "company_id": cls.company.id,
+                "country_id": cls.env.ref("base.ru").id,
+                "secret_settings": secret_settings,
+                "unknown_caller_policy": "lead",
+                "line_ids": [Command.create({"name": line[0], "number": line[1]})],
+                "extension_ids": [
+                    Command.create({"user_id": user.id, "extension": extension})
+                    for user, extension in zip(
+                        cls.salesman_anna | cls.salesman_boris, extensions, strict=True
+                    )
+                ],
+                **values,
+            }
+        )
+
     def _zadarma_adapter(self):
         return self.zadarma._get_crm_voip_adapter()

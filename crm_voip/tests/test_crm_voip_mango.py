@@ -35,20 +35,8 @@ class MangoCase(CrmVoipCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.mango = cls.env["crm.voip.provider"].create(
-            {
-                "name": "Mango test",
-                "code": "mango",
-                "company_id": cls.company.id,
-                "country_id": cls.env.ref("base.ru").id,
-                "secret_settings": {"api_key": KEY, "api_salt": SALT},
-                "unknown_caller_policy": "lead",
-                "line_ids": [Command.create({"name": "Mango 495", "number": LINE})],
-                "extension_ids": [
-                    Command.create({"user_id": cls.salesman_anna.id, "extension": "11"}),
-                    Command.create({"user_id": cls.salesman_boris.id, "extension": "12"}),
-                ],
-            }
+        cls.mango = cls._create_pbx_account(
+            "mango", "Mango test", ("Mango 495", LINE), {"api_key": KEY, "api_salt": SALT}
         )
 
 

@@ -5,7 +5,6 @@ application turns the account red with Telfin's words."""
 
 from urllib.parse import urlencode
 
-from odoo.fields import Command
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -43,20 +42,12 @@ class TelfinCase(CrmVoipCommon):
     def setUpClass(cls):
         super().setUpClass()
         telfin._tokens.clear()
-        cls.telfin = cls.env["crm.voip.provider"].create(
-            {
-                "name": "Telfin test",
-                "code": "telfin",
-                "company_id": cls.company.id,
-                "country_id": cls.env.ref("base.ru").id,
-                "secret_settings": {"client_id": CLIENT_ID, "client_secret": SECRET},
-                "unknown_caller_policy": "lead",
-                "line_ids": [Command.create({"name": "Telfin 495", "number": LINE})],
-                "extension_ids": [
-                    Command.create({"user_id": cls.salesman_anna.id, "extension": "101"}),
-                    Command.create({"user_id": cls.salesman_boris.id, "extension": "102"}),
-                ],
-            }
+        cls.telfin = cls._create_pbx_account(
+            "telfin",
+            "Telfin test",
+            ("Telfin 495", LINE),
+            {"client_id": CLIENT_ID, "client_secret": SECRET},
+            extensions=("101", "102"),
         )
 
 

@@ -32,22 +32,13 @@ class UisCase(CrmVoipCommon):
     def setUpClass(cls):
         super().setUpClass()
         uis.forget_tokens()
-        cls.uis = cls.env["crm.voip.provider"].create(
-            {
-                "name": "UIS test",
-                "code": "uis",
-                "company_id": cls.company.id,
-                "country_id": cls.env.ref("base.ru").id,
-                "timezone": "Europe/Moscow",
-                "settings": {"platform": "uiscom.ru", "login": LOGIN, "virtual_number": LINE},
-                "secret_settings": {"password": PASSWORD, "notification_secret": SECRET},
-                "unknown_caller_policy": "lead",
-                "line_ids": [Command.create({"name": "UIS 495", "number": LINE})],
-                "extension_ids": [
-                    Command.create({"user_id": cls.salesman_anna.id, "extension": "11"}),
-                    Command.create({"user_id": cls.salesman_boris.id, "extension": "12"}),
-                ],
-            }
+        cls.uis = cls._create_pbx_account(
+            "uis",
+            "UIS test",
+            ("UIS 495", LINE),
+            {"password": PASSWORD, "notification_secret": SECRET},
+            timezone="Europe/Moscow",
+            settings={"platform": "uiscom.ru", "login": LOGIN, "virtual_number": LINE},
         )
 
 

@@ -182,6 +182,20 @@ class Pbx:
         return {item.name for item in dataclasses.fields(self.Account) if item.init}
 
 
+def is_bundle(payload):
+    """Whether ``payload`` is one step written as several posts: ``{"step", "posts"}``
+    (for PBXs that announce each leg, or each kind of event, on its own)."""
+    return isinstance(payload, dict) and set(payload) == {"step", "posts"}
+
+
+def unbundle(payloads):
+    """The posts of ``payloads``, in order, bundles opened."""
+    posts = []
+    for payload in payloads:
+        posts.extend(payload["posts"] if is_bundle(payload) else [payload])
+    return posts
+
+
 def missing_hooks(cls):
     """The required hooks ``cls`` does not define itself (inherited placeholders count as
     missing)."""

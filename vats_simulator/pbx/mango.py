@@ -35,7 +35,7 @@ from ..rest import Reply, audio_reply
 # carries the per-leg ``seq`` it has when the whole call is played.
 from ..scenarios import DEFAULT_DID, _call_steps
 from . import register
-from .base import CliOption, Pbx
+from .base import CliOption, Pbx, is_bundle, unbundle
 
 _logger = logging.getLogger("vats_simulator.rest")
 
@@ -125,10 +125,6 @@ def envelope(path, data):
 
 def is_envelope(payload):
     return isinstance(payload, dict) and set(payload) == {"path", "json"}
-
-
-def is_bundle(payload):
-    return isinstance(payload, dict) and set(payload) == {"step", "posts"}
 
 
 def guess_path(data):
@@ -625,9 +621,7 @@ class Mango(Pbx):
     # --- webhooks -------------------------------------------------------------------------
 
     def webhook_payloads(self, payloads, options):
-        posts = []
-        for payload in payloads:
-            posts.extend(payload["posts"] if is_bundle(payload) else [payload])
+        posts = unbundle(payloads)
         shuffle = options["shuffle"]
         if shuffle:
             seed = shuffle if type(shuffle) is int else None

@@ -28,7 +28,7 @@ from .. import calls
 from ..rest import Reply, audio_reply
 from ..scenarios import _call_steps
 from . import register
-from .base import CliOption, Pbx
+from .base import CliOption, Pbx, is_bundle, unbundle
 
 PREFIX = "000"  # the client's prefix of its extension names
 DOMAIN = "sipproxy.telphin.ru"
@@ -84,10 +84,6 @@ def envelope(extension, kind, fields):
 
 def is_envelope(payload):
     return isinstance(payload, dict) and set(payload) == {"extension", "type", "fields"}
-
-
-def is_bundle(payload):
-    return isinstance(payload, dict) and set(payload) == {"step", "posts"}
 
 
 def guess_envelope(fields):
@@ -427,10 +423,7 @@ class Telfin(Pbx):
     # --- webhooks -------------------------------------------------------------------------
 
     def webhook_payloads(self, payloads, options):
-        posts = []
-        for payload in payloads:
-            posts.extend(payload["posts"] if is_bundle(payload) else [payload])
-        return posts
+        return unbundle(payloads)
 
     def webhook_request(self, account, payload, signing, options):
         """Telfin signs nothing: every ``signing`` gives the same body."""

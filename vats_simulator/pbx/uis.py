@@ -24,7 +24,7 @@ from .. import calls
 from ..clock import resolve_timezone
 from ..rest import Reply, audio_reply
 from . import register
-from .base import CliOption, Pbx
+from .base import CliOption, Pbx, is_bundle, unbundle
 
 TEMPLATES_FILE = pathlib.Path(__file__).with_name("uis_templates.json")
 CALL_API_ROUTE = "/callapi/v4.0"
@@ -182,10 +182,6 @@ def notification(template, **values):
     return {"template": template, "values": values}
 
 
-def is_bundle(payload):
-    return isinstance(payload, dict) and set(payload) == {"step", "posts"}
-
-
 @register("uis")
 class Uis(Pbx):
     label = "UIS / CoMagic"
@@ -293,10 +289,7 @@ class Uis(Pbx):
     # --- webhooks -------------------------------------------------------------------------
 
     def webhook_payloads(self, payloads, options):
-        posts = []
-        for payload in payloads:
-            posts.extend(payload["posts"] if is_bundle(payload) else [payload])
-        return posts
+        return unbundle(payloads)
 
     def webhook_request(self, account, payload, signing, options):
         """The account's template of the event, rendered; ``bad`` swaps the secret for
