@@ -450,14 +450,11 @@ class CrmVoipProvider(models.Model):
         """Ask the PBX whether our credentials work. Read-only: no transaction waits on it."""
         self.ensure_one()
         self._crm_voip_check_admin()
-        adapter = self._get_crm_voip_adapter()
-        try:
-            message = adapter.test_connection()
-        except providers.errors.ProviderError as error:
-            return self._crm_voip_pbx_refused(self.env._("The connection test failed"), error)
-        finally:
-            adapter.close()
-        self._crm_voip_api_succeeded()
+        message, refused = self._crm_voip_ask_pbx(
+            lambda adapter: adapter.test_connection(), self.env._("The connection test failed")
+        )
+        if refused:
+            return refused
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -477,16 +474,12 @@ class CrmVoipProvider(models.Model):
         if not self.env.user.has_group("crm_voip.crm_voip_group_manager"):
             raise AccessError(self.env._("Only telephony managers import extensions."))
         self.check_access("read")
-        adapter = self._get_crm_voip_adapter()
-        try:
-            pbx_extensions = adapter.list_extensions()
-        except providers.errors.ProviderError as error:
-            return self._crm_voip_pbx_refused(
-                self.env._("The PBX did not give its extensions"), error
-            )
-        finally:
-            adapter.close()
-        self._crm_voip_api_succeeded()
+        pbx_extensions, refused = self._crm_voip_ask_pbx(
+            lambda adapter: adapter.list_extensions(),
+            self.env._("The PBX did not give its extensions"),
+        )
+        if refused:
+            return refused
         if not pbx_extensions:
             raise UserError(self.env._("The PBX has no extensions to import."))
         Import = self.env["crm.voip.extension.import"]
@@ -503,16 +496,13 @@ class CrmVoipProvider(models.Model):
             raise UserError(self.env._("This PBX has no event subscriptions to manage."))
         if not self.active:
             raise UserError(self.env._("Restore the archived account first."))
-        adapter = self._get_crm_voip_adapter()
-        try:
-            report = adapter.subscribe_events(self.sudo().webhook_url)
-        except providers.errors.ProviderError as error:
-            return self._crm_voip_pbx_refused(
-                self.env._("The PBX did not take the subscriptions"), error
-            )
-        finally:
-            adapter.close()
-        self._crm_voip_api_succeeded()
+        webhook_url = self.sudo().webhook_url
+        report, refused = self._crm_voip_ask_pbx(
+            lambda adapter: adapter.subscribe_events(webhook_url),
+            self.env._("The PBX did not take the subscriptions"),
+        )
+        if refused:
+            return refused
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -594,6 +584,19 @@ class CrmVoipProvider(models.Model):
         if error.hint:
             return f"{error} {self.env._(error.hint)}"
         return str(error)
+
+    def _crm_voip_ask_pbx(self, ask, failure_title):
+        """``ask(adapter)`` of this account's PBX, for an administrator's action:
+        ``(its answer, None)``, or ``(None, the notification of the refusal)``."""
+        adapter = self._get_crm_voip_adapter()
+        try:
+            answer = ask(adapter)
+        except providers.errors.ProviderError as error:
+            return None, self._crm_voip_pbx_refused(failure_title, error)
+        finally:
+            adapter.close()
+        self._crm_voip_api_succeeded()
+        return answer, None
 
     def _crm_voip_pbx_refused(self, title, error):
         """What an administrator's action shows when the PBX refused it (``error``): its
