@@ -50,13 +50,14 @@ class TestUisRoutingScenarios(UisScenarioAccount, RoutingScenarioSuite):
     """UIS's own scenario routes the call (ROUTING is unsupported): the suite checks so."""
 
 
+@tagged("post_install", "-at_install", "crm_voip_routing", "crm_voip_scenarios")
 class TestTelfinRoutingScenarios(TelfinScenarioAccount, RoutingScenarioSuite):
     """Telfin cannot be told where to route (``ROUTING`` in ``UNSUPPORTED``)."""
 
     def test_routing_scenario_known_client_goes_to_his_manager(self):
         """Telfin reports nothing when a call enters its voice menu (only its hang-up is
-        subscribed): the call appears when a phone rings, and is still the client's
-        manager's."""
+        subscribed): the call appears when a phone rings; it is the client's, and no
+        routing is pretended."""
         events = self.sim.scenario_events(
             self.provider_code, "answered", caller=ROMASHKA_CALLER, call_start=msk(*MONDAY_10)
         )
@@ -70,9 +71,10 @@ class TestTelfinRoutingScenarios(TelfinScenarioAccount, RoutingScenarioSuite):
             call,
             [
                 {
+                    "partner_id": self.client_romashka.id,
                     "crm_voip_route_id": False,
-                    "crm_voip_responsible_user_id": self.salesman_anna.id,
-                    "crm_voip_responsible_source": "partner",
+                    "crm_voip_routing_action": False,
+                    "crm_voip_routed_user_id": False,
                 }
             ],
         )
