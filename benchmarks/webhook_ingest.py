@@ -15,8 +15,11 @@ providers' REST APIs, so nothing can reach a real PBX.
 
 ``--provider`` picks the PBX the calls go to: ``mix`` (the default: Zadarma and the generic
 signed protocol, half each), or every call to one PBX of ``PBXS`` (``zadarma``, ``generic``,
-``mango``...). A PBX whose webhooks are subscriptions made through its API is subscribed
-first, through its adapter, as the account's *Subscribe to events* does.
+``mango``, ``uis``, ``telfin``). A PBX whose webhooks are subscriptions made through its API
+(Telfin) is subscribed first, through its adapter, as the account's *Subscribe to events*
+does; its posts go to the subscribed URLs, some as GET queries (``webhook_deliveries``).
+A post may make two events (Telfin's first ring starts the call and rings a phone) or none
+(a leg that tells nothing new): each key the adapter gives is checked.
 Mango Office announces every leg of a call: one step of a call is several posts, each to
 the webhook URL plus its kind (``/events/call``, ``/events/summary``,
 ``/events/recording``), and some of them change nothing in Odoo (a leg's end or hold, a
@@ -48,6 +51,7 @@ included: each one is a request Odoo must answer) per second of wall time.
 import argparse
 import collections
 import concurrent.futures
+import dataclasses
 import http.client
 import os
 import pathlib
@@ -64,7 +68,15 @@ from datetime import datetime, timezone
 import _common
 from _common import Timings, percentile, phase, say
 
-from vats_simulator import GenericAccount, MangoAccount, Simulator, ZadarmaAccount, pbx
+from vats_simulator import (
+    GenericAccount,
+    MangoAccount,
+    Simulator,
+    TelfinAccount,
+    UisAccount,
+    ZadarmaAccount,
+    pbx,
+)
 from vats_simulator.scenarios import build_plan
 
 SEED = 4242
@@ -111,6 +123,23 @@ PBXS = {
         {"api_key": "bench-mango-key", "api_salt": "bench-mango-salt"},
         lambda url: MangoAccount(url, "bench-mango-key", "bench-mango-salt"),
     ),
+    "uis": BenchPbx(
+        "UIS (benchmark)",
+        "bench-uis-token-0123456789abcdef",
+        "74951204570",
+        {"access_key": "bench-uis-key", "notification_secret": "bench-uis-secret"},
+        lambda url: UisAccount(url, "bench-uis-secret", access_key="bench-uis-key"),
+    ),
+    "telfin": BenchPbx(
+        "Telfin (benchmark)",
+        "bench-telfin-token-0123456789ab",
+        "74951204571",
+        {"client_id": "bench-telfin-app", "client_secret": "bench-telfin-secret"},
+        # Subscribed by the benchmark through the adapter, as the account's button does.
+        lambda url: TelfinAccount(
+            url, "bench-telfin-app", "bench-telfin-secret", auto_subscribe=False
+        ),
+    ),
 }
 # --provider -> the PBXs the calls go to in turn (call i to the (i mod n)-th).
 PROVIDER_CHOICES = {"mix": ("generic", "zadarma"), **{code: (code,) for code in PBXS}}
@@ -142,12 +171,18 @@ class Post:
     call: "Call"
     payload: dict
     duplicate: str = ""  # "", "racing" or "late"
+    method: str = "POST"
     url: str = ""
     body: bytes = b""
     headers: dict = field(default_factory=dict)
     answers: list = field(default_factory=list)  # (status, seconds, error)
-    # The key of the event the adapter makes of it, "" for none (set by ``verify``).
-    event_key: str | None = None
+    # The keys of the events the adapter makes of it, none for none (set by ``verify``).
+    event_keys: tuple | None = None
+
+    @property
+    def event_key(self):
+        """Its events' keys in one text, "" when it makes none."""
+        return "|".join(self.event_keys or ())
 
 
 @dataclass
@@ -159,6 +194,7 @@ class Call:
     state: str
     user_extension: str  # whose call it ends as; "" for none
     partner_key: str  # the known client calling or called; "" for an unknown number
+    logged_ids: set = field(default_factory=set)  # its ids in the call log (``verify``)
     posts: list = field(default_factory=list)
 
 
@@ -214,15 +250,23 @@ class Traffic:
         self.lock = threading.Lock()
 
     def sign(self, post):
-        """Body, headers and URL of ``post``, as ``Simulator._post`` builds them."""
+        """The requests carrying ``post``, as ``Simulator._post`` builds them: ``post``
+        itself with its method, URL, body and headers, or as many copies as the PBX sends
+        requests for it (a PBX posting to the URLs subscribed through its API sends one
+        per subscription, none without)."""
         account = self.accounts[post.call.provider]
         module = pbx.get(account.provider)
         options = module.resolve_play_options({})
-        post.body, post.headers = module.webhook_request(account, post.payload, "valid", options)
-        post.url = module.webhook_target(account, post.payload)
+        requests = module.webhook_deliveries(account, post.payload, "valid", options)
+        if not requests:
+            return []
+        targets = [post] + [dataclasses.replace(post, answers=[]) for _more in requests[1:]]
+        for target, (method, url, body, headers) in zip(targets, requests, strict=True):
+            target.method, target.url, target.body, target.headers = method, url, body, headers
+        return targets
 
     def deliver(self, post):
-        status, elapsed, error = post_once(post.url, post.body, post.headers, timeout=120)
+        status, elapsed, error = send_once(post, timeout=120)
         with self.lock:
             post.answers.append((status, elapsed, error))
 
@@ -246,8 +290,7 @@ class Traffic:
         """
         todo = queue.Queue()
         for call in calls:
-            for post in call.posts:
-                self.sign(post)
+            call.posts = [request for post in call.posts for request in self.sign(post)]
             todo.put(call)
         failures = []
 
@@ -277,17 +320,20 @@ class Traffic:
         self.racers.shutdown(wait=True)
 
 
-def post_once(url, body, headers, timeout):
-    """POST on a new connection, as a PBX does; returns ``(status, seconds, error)``.
+def send_once(post, timeout):
+    """``post``'s request on a new connection, as a PBX does; returns ``(status, seconds,
+    error)``. A GET carries its data in the URL's query, and no body.
 
     ``http.client`` rather than ``urllib`` (``transport.http_request``): the load
     generator shares the machine with the server it measures, so it keeps light.
     """
-    parts = urllib.parse.urlsplit(url)
+    parts = urllib.parse.urlsplit(post.url)
+    target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+    body = None if post.method == "GET" else post.body
     started = time.monotonic()
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        connection.request("POST", parts.path, body=body, headers=headers)
+        connection.request(post.method, target, body=body, headers=post.headers)
         response = connection.getresponse()
         response.read()
         return response.status, time.monotonic() - started, None
@@ -387,27 +433,27 @@ def subscribe(sim, providers, urls):
 # ---------------------------------------------------------------------------
 
 
-def event_key(adapters, post):
-    """The key the provider adapter gives this delivery: what crm_voip_event must hold;
-    "" when the adapter makes no event of it (Mango: a leg's end or hold, a recording
-    starting). Kept on ``post.event_key`` for the report."""
+def event_keys(adapters, post):
+    """The keys the provider adapter gives this delivery: what crm_voip_event must hold;
+    none when the adapter makes no event of it (Mango: a leg's end or hold, a recording
+    starting). Kept on ``post.event_keys`` for the report."""
     from odoo.addons.crm_voip.providers.events import WebhookRequest
 
     request = WebhookRequest(
-        method="POST",
+        method=post.method,
         url=post.url,
-        # Mango's adapter reads the event's kind from the path below the webhook URL.
+        # Some adapters read the event's kind from the path below the webhook URL.
         path=urllib.parse.urlsplit(post.url).path,
-        body=post.body,
+        body=b"" if post.method == "GET" else post.body,
         headers=post.headers,
         content_type=post.headers.get("Content-Type", ""),
         received_at=datetime.now(timezone.utc),
     )
-    parsed = adapters[post.call.provider].parse(request)
-    if len(parsed) > 1:
-        raise ValueError(f"one post made {len(parsed)} events: {post.payload!r}")
-    post.event_key = parsed[0].event_key if parsed else ""
-    return post.event_key
+    events = adapters[post.call.provider].parse(request)
+    post.event_keys = tuple(event.event_key for event in events)
+    # The call's id as the adapter reads it (it may differ from the simulator's in case).
+    post.call.logged_ids.update(event.provider_call_id for event in events)
+    return post.event_keys
 
 
 def verify(odoo, database, calls, users, partners):
@@ -442,20 +488,27 @@ def verify(odoo, database, calls, users, partners):
         logged = {(provider_code[row[0]], row[1]): row[2:] for row in cr.fetchall()}
 
     checks = collections.Counter()
+    wrong_states = collections.Counter()
     for call in calls:
         for post in call.posts:
             statuses = [status for status, _elapsed, _error in post.answers]
             checks["non-200 answers"] += sum(status != 200 for status in statuses)
-            key = event_key(adapters, post)
-            if 200 in statuses and key and not stored[(call.provider, key)]:
-                checks["accepted, not stored"] += 1
-        found = logged.get((call.provider, call.call_id))
-        if found is None:
+            for key in event_keys(adapters, post):
+                if 200 in statuses and not stored[(call.provider, key)]:
+                    checks["accepted, not stored"] += 1
+        found = [
+            logged[(call.provider, id_)]
+            for id_ in call.logged_ids
+            if (call.provider, id_) in logged
+        ]
+        if not found:
             checks["calls missing"] += 1
             continue
-        count, state, direction, user_id, partner_id, has_lead = found
-        checks["calls logged twice"] += count > 1
-        checks["wrong final state"] += state != call.state or direction != call.direction
+        count, state, direction, user_id, partner_id, has_lead = found[0]
+        checks["calls logged twice"] += count > 1 or len(found) > 1
+        if state != call.state or direction != call.direction:
+            checks["wrong final state"] += 1
+            wrong_states[(call.provider, call.label, call.state, state, direction)] += 1
         expected_user = users.get(call.user_extension)
         checks["wrong salesperson (info)"] += (user_id or None) != expected_user
         if call.partner_key:
@@ -463,6 +516,9 @@ def verify(odoo, database, calls, users, partners):
         elif call.direction == "inbound":
             checks["unknown caller without contact/lead (info)"] += not (partner_id or has_lead)
     checks["events stored twice"] = sum(count > 1 for count in stored.values())
+    for (provider, label, expected, state, direction), count in wrong_states.items():
+        say(f"   wrong final state x{count}: {provider} {label}: {state} {direction}")
+        say(f"     (expected {expected})")
     eventless = sum(post.event_key == "" for call in calls for post in call.posts)
     if eventless:
         checks["posts making no event (info)"] = eventless
@@ -631,7 +687,8 @@ def main():
         }
         providers = PROVIDER_CHOICES[args.provider]
         accounts = {code: PBXS[code].sim_account(urls[code]) for code in sorted(set(providers))}
-        sim = Simulator(**accounts, auto_play_originate=False)
+        # The agents' extensions are the PBXs' own (those listing them, or subscribing).
+        sim = Simulator(**accounts, auto_play_originate=False, extensions=list(EXTENSIONS))
         try:
             with phase("PostgreSQL cluster + install crm_voip (no demo data)", timings):
                 bench.cluster.start()
