@@ -2,16 +2,20 @@ import json
 import os
 import tempfile
 
+import psycopg2
 from werkzeug.exceptions import BadRequest
 from werkzeug.wsgi import wrap_file
 
 from odoo import http
 from odoo.http import content_disposition, request
+from odoo.osv import expression
 
 from ..tools.xlsx_export import XLSX_MIMETYPE, CallReportWorkbook
 
 # Leaves of a domain sent by the web client: (field path, operator, value) or operators.
 MAX_DOMAIN_LENGTH = 200
+# PostgreSQL's integer: a larger id cannot name a record (and some SQL casts refuse it).
+MAX_RECORD_ID = 2**31 - 1
 
 
 class CrmVoipReportsController(http.Controller):
@@ -30,7 +34,9 @@ class CrmVoipReportsController(http.Controller):
             # Checked by Odoo: only companies the user belongs to.
             env = env(context=dict(env.context, allowed_company_ids=companies))
             env.companies  # noqa: B018 - raises AccessError on a foreign company
-        workbook = CallReportWorkbook(env["crm.voip.call.report"], domain)
+        report = env["crm.voip.call.report"]
+        _check_domain(report, domain)
+        workbook = CallReportWorkbook(report, domain)
         handle, path = tempfile.mkstemp(prefix="crm_voip_report_", suffix=".xlsx")
         os.close(handle)
         try:
@@ -54,24 +60,81 @@ class CrmVoipReportsController(http.Controller):
 def _parse_domain(raw):
     try:
         domain = json.loads(raw or "[]")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadRequest("domain is not JSON")
     if not isinstance(domain, list) or len(domain) > MAX_DOMAIN_LENGTH:
         raise BadRequest("domain must be a list")
+    # Conditions still expected, as Odoo counts them ("&" and "|" take two, "!" one, a
+    # missing operator between two conditions is an "&"): none left over, none missing.
+    expected = 1
     for element in domain:
+        if expected == 0:
+            expected = 1
         if isinstance(element, str):
             if element not in ("&", "|", "!"):
                 raise BadRequest("bad domain operator")
-        elif not (isinstance(element, list) and len(element) == 3):
+            expected += 0 if element == "!" else 1
+        elif isinstance(element, list) and len(element) == 3:
+            expected -= 1
+        else:
             raise BadRequest("bad domain leaf")
+    if domain and expected:
+        raise BadRequest("domain: an operator lacks its conditions")
     return [tuple(element) if isinstance(element, list) else element for element in domain]
 
 
 def _parse_ids(raw):
     try:
         ids = json.loads(raw or "[]")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadRequest("company_ids is not JSON")
-    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+    if not isinstance(ids, list) or not all(type(i) is int and 0 < i <= MAX_RECORD_ID for i in ids):
         raise BadRequest("company_ids must be a list of ids")
     return ids
+
+
+def _check_domain(report, domain):
+    """Refuse (400, with the reason) a filter the report cannot run: a field path that
+    does not exist, an unknown operator, text PostgreSQL refuses, a value that does not
+    fit its field. Fields the user may not read are refused by the ORM (403)."""
+    for element in domain:
+        if isinstance(element, str):
+            continue
+        path, operator, value = element
+        if not isinstance(path, str) or not path:
+            raise BadRequest("domain: a field name is expected on the left of each condition")
+        model = report
+        for name in path.split("."):
+            field = model._fields.get(name) if model is not None else None
+            if field is None:
+                raise BadRequest(f"domain: unknown field {path[:100]!r}")
+            model = model.env[field.comodel_name] if field.relational else None
+        if operator not in expression.TERM_OPERATORS:
+            raise BadRequest(f"domain: unknown operator {str(operator)[:20]!r}")
+        _check_value(value)
+    # What only the database knows (a date that is not one, an id out of range): the
+    # filter is tried once, cheaply, and a refusal rolled back to a savepoint.
+    try:
+        with report.env.cr.savepoint(flush=False):
+            report.search_count(domain, limit=1)
+    except (ValueError, TypeError, psycopg2.DataError) as error:
+        raise BadRequest(f"domain: a value does not fit its field ({str(error)[:200]})") from None
+
+
+def _check_value(value, depth=0):
+    if depth > 3:
+        raise BadRequest("domain: value nested too deeply")
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value):
+            raise BadRequest("domain: text with a NUL or an invalid character")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > 2**63 - 1:
+            raise BadRequest("domain: number out of range")
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise BadRequest("domain: number out of range")
+    elif isinstance(value, list):
+        for item in value:
+            _check_value(item, depth + 1)
+    elif value is not None and not isinstance(value, bool):
+        raise BadRequest("domain: a value must be text, a number, a boolean or a list")

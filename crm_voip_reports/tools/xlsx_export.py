@@ -455,14 +455,31 @@ class CallReportWorkbook:
                 )
             elif field and field.type == "many2one" and "." not in left and value:
                 ids = value if isinstance(value, (list, tuple)) else [value]
-                if all(isinstance(i, int) for i in ids):
-                    value = ", ".join(
-                        self.env[field.comodel_name].sudo().browse(ids).mapped("display_name")
-                    )
+                if all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+                    value = self._names_of(field.comodel_name, ids)
             if isinstance(value, (list, tuple)):
                 value = ", ".join(str(item) for item in value)
             parts.append(f"{label} {operator} {value}")
         return "; ".join(parts) or self.env._("All calls")
+
+    def _names_of(self, model_name, ids):
+        """The names of the records ``ids`` the user may read, the others only counted by
+        model: the cell names nothing beyond his rights, nor tells whether an id exists."""
+        records = self.env[model_name].browse(dict.fromkeys(ids))
+        readable = records.exists()._filtered_access("read")
+        # As Odoo shows a many-to-one the user may read: its name as the superuser reads it.
+        names = readable.sudo().mapped("display_name")
+        hidden = len(records) - len(readable)
+        if hidden:
+            model = self.env["ir.model"].sudo()._get(model_name).name
+            names.append(
+                self.env._("a record of %(model)s you cannot see", model=model)
+                if hidden == 1
+                else self.env._(
+                    "%(count)s records of %(model)s you cannot see", count=hidden, model=model
+                )
+            )
+        return ", ".join(names)
 
 
 def _as_datetime(value):
