@@ -13,6 +13,11 @@ from ..tools.router import CallRouter
 _logger = logging.getLogger(__name__)
 
 MAX_NUMBER_LENGTH = 64
+MAX_BODY_BYTES = 64 * 1024
+MAX_RECORD_ID = 2**31 - 1
+# How far from now ``at`` may be: a schedule is tried for a moment of these years, and
+# the routing's date arithmetic stays far from Python's years 1 and 9999.
+MAX_LOOKUP_YEARS = 10
 
 
 class LookupError_(Exception):
@@ -34,6 +39,12 @@ class CrmVoipRoutingController(http.Controller):
     and ``company`` (id; default the key owner's company), as query string, form or JSON
     body. Answers the decision as JSON: the same ``route`` object as the generic webhook's
     reply, plus the whole chain (``steps``) for a dialplan that plays it itself.
+
+    The decision is the one the PBX would get from the webhook (read as the superuser),
+    but the answer names the client and the lead (``partner``, ``lead``, the route's
+    ``caller_name``) only when the key's owner may read them in that company: give the
+    dialplan the key of a user who sees the clients it must announce. Bad input answers
+    400 with the reason, never 500.
     """
 
     @http.route(
@@ -65,6 +76,10 @@ class CrmVoipRoutingController(http.Controller):
             team=line.team_id,
             when=when,
         )
+        # Computed as the superuser, told only as far as the key's owner may read.
+        own_env = request.env(context=dict(request.env.context, allowed_company_ids=company.ids))
+        partner = partner.with_env(own_env)._filtered_access("read").sudo()
+        lead = lead.with_env(own_env)._filtered_access("read").sudo()
         caller_name = (partner.commercial_company_name or partner.name or "")[:64]
         payload = self._lookup_payload(result, number_e164 or number, caller_name)
         payload["partner"] = {"id": partner.id, "name": partner.name} if partner else None
@@ -79,52 +94,73 @@ class CrmVoipRoutingController(http.Controller):
         """``(provider, raw number, line, naive UTC moment)`` from the request, or
         ``LookupError_``."""
         if request.httprequest.mimetype == "application/json":
+            if (request.httprequest.content_length or 0) > MAX_BODY_BYTES:
+                raise LookupError_(413, "body too large")
             try:
                 body = json.loads(request.httprequest.get_data() or b"{}")
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise LookupError_(400, "body is not valid JSON") from None
             if not isinstance(body, dict):
                 raise LookupError_(400, "body must be a JSON object")
             params = {**params, **body}
+        params = {
+            name: self._text(name, params.get(name))
+            for name in ("number", "did", "provider", "at", "company")
+        }
         user = request.env.user
         if not user.has_group("crm_voip.crm_voip_group_user"):
             raise LookupError_(403, "not a telephony user")
-        number = str(params.get("number") or "").strip()
+        number = params["number"]
         if not number or len(number) > MAX_NUMBER_LENGTH:
             raise LookupError_(400, "number: required, at most 64 characters")
         company = user.company_id
-        if params.get("company"):
-            company = user.company_ids.filtered(
-                lambda c: str(c.id) == str(params["company"]).strip()
-            )
+        if params["company"]:
+            company = user.company_ids.filtered(lambda c: str(c.id) == params["company"])
             if not company:
                 raise LookupError_(403, "company not allowed")
         domain = [("company_id", "=", company.id)]
-        if params.get("provider"):
-            provider_id = str(params["provider"]).strip()
-            if not provider_id.isdigit():
+        if params["provider"]:
+            provider_id = params["provider"]
+            if not (provider_id.isascii() and provider_id.isdigit()):
                 raise LookupError_(400, "provider: id expected")
+            if int(provider_id) > MAX_RECORD_ID:
+                raise LookupError_(404, "no PBX account")
             domain.append(("id", "=", int(provider_id)))
         provider = request.env["crm.voip.provider"].sudo().search(domain, limit=1)
         if not provider:
             raise LookupError_(404, "no PBX account")
         line = request.env["crm.voip.line"].sudo()
-        did = str(params.get("did") or "").strip()[:MAX_NUMBER_LENGTH]
+        did = params["did"][:MAX_NUMBER_LENGTH]
         if did:
             region = provider._crm_voip_region()
             line = provider._crm_voip_line_by_number(providers.numbers.normalize(did, region), did)
-        return provider, number, line, self._lookup_moment(params.get("at"))
+        return provider, number, line, self._lookup_moment(params["at"])
+
+    @staticmethod
+    def _text(name, value):
+        """A parameter as stripped text: scalars only, nothing PostgreSQL refuses (NUL,
+        lone surrogates of a JSON body)."""
+        if value is None or value is False:
+            return ""
+        if isinstance(value, (dict, list)):
+            raise LookupError_(400, f"{name}: text expected")
+        text = str(value).strip()
+        if "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text):
+            raise LookupError_(400, f"{name}: NUL or invalid character")
+        return text
 
     @staticmethod
     def _lookup_moment(value):
         if not value:
             return fields.Datetime.now()
         try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo:
+                moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        except (ValueError, OverflowError):
             raise LookupError_(400, "at: ISO 8601 date and time expected") from None
-        if moment.tzinfo:
-            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        if abs(moment.year - fields.Datetime.now().year) > MAX_LOOKUP_YEARS:
+            raise LookupError_(400, f"at: out of range (within {MAX_LOOKUP_YEARS} years of now)")
         return moment.replace(microsecond=0)
 
     @staticmethod
