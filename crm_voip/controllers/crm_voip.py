@@ -87,14 +87,14 @@ class CrmVoipWebhookController(http.Controller):
         return self._response(adapter.ack(call_events, duplicates))
 
     @http.route("/crm_voip/originate", type="json", auth="user", methods=["POST"], readonly=True)
-    def crm_voip_originate(self, call_id):
+    def crm_voip_originate(self, call_id=None):
         """Second step of click-to-call: ask the PBX to ring the salesperson, then the client.
 
         A read-only request: the call was logged by ``crm_voip_dial_prepare`` and the PBX
         is contacted without any write transaction waiting on it. Returns ``{"error":
         message or False}``; the browser reports a refusal with ``crm_voip_originate_failed``.
         """
-        call = request.env["crm.voip.call"].browse(int(call_id)).exists()
+        call = request.env["crm.voip.call"].browse(_record_id(call_id)).exists()
         if not call or not call.has_access("read"):
             call = request.env["crm.voip.call"]
         if not call or call.user_id != request.env.user or call.origin != "click_to_call":
@@ -160,3 +160,13 @@ class CrmVoipWebhookController(http.Controller):
             headers=[("Content-Type", "application/json")],
             status=status,
         )
+
+
+def _record_id(value):
+    """A record id from the browser, or ``()`` when the value cannot be one: a bad id is
+    answered like a call that does not exist, never with a server error."""
+    try:
+        record_id = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return ()
+    return record_id if 0 < record_id < 2**31 else ()
