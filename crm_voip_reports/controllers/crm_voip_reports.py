@@ -6,7 +6,7 @@ import psycopg2
 from werkzeug.exceptions import BadRequest
 from werkzeug.wsgi import wrap_file
 
-from odoo import http
+from odoo import fields, http
 from odoo.http import content_disposition, request
 from odoo.osv import expression
 
@@ -112,13 +112,45 @@ def _check_domain(report, domain):
         if operator not in expression.TERM_OPERATORS:
             raise BadRequest(f"domain: unknown operator {str(operator)[:20]!r}")
         _check_value(value)
-    # What only the database knows (a date that is not one, an id out of range): the
-    # filter is tried once, cheaply, and a refusal rolled back to a savepoint.
+        _check_value_type(field, operator, value, path)
+    # Whatever the checks above do not foresee (a sub-domain of "any", an operator the
+    # field does not support): the filter is tried once, cheaply, and a refusal rolled
+    # back to a savepoint.
     try:
         with report.env.cr.savepoint(flush=False):
             report.search_count(domain, limit=1)
-    except (ValueError, TypeError, psycopg2.DataError) as error:
+    except (ValueError, TypeError, psycopg2.DataError, psycopg2.ProgrammingError) as error:
         raise BadRequest(f"domain: a value does not fit its field ({str(error)[:200]})") from None
+
+
+def _check_value_type(field, operator, value, path):
+    """A value PostgreSQL would refuse for the field's column: refused here, before the
+    query, so that the database logs no error for a user's typing."""
+    if operator in ("any", "not any") or "like" in operator:
+        return
+    values = value if isinstance(value, list) else [value]
+    values = [item for item in values if item is not None and item is not False]
+    if field.type in ("integer", "float", "monetary"):
+        if not all(isinstance(item, (int, float)) for item in values):
+            raise BadRequest(f"domain: a number is expected for {path[:100]!r}")
+    elif field.type in ("char", "text", "html", "selection"):
+        if not all(isinstance(item, str) for item in values):
+            raise BadRequest(f"domain: text is expected for {path[:100]!r}")
+    elif field.type == "boolean":
+        if not all(item in (True, False, 0, 1) for item in values):
+            raise BadRequest(f"domain: true or false is expected for {path[:100]!r}")
+    elif field.type in ("many2one", "one2many", "many2many"):
+        if not all(isinstance(item, (int, str)) for item in values):
+            raise BadRequest(f"domain: ids or a name are expected for {path[:100]!r}")
+    elif field.type in ("date", "datetime"):
+        parse = fields.Date.to_date if field.type == "date" else fields.Datetime.to_datetime
+        for item in values:
+            try:
+                parse(item)
+            except (ValueError, TypeError):
+                raise BadRequest(
+                    f"domain: a value does not fit its field: {path[:100]!r} expects a date"
+                ) from None
 
 
 def _check_value(value, depth=0):
