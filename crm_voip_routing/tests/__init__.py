@@ -8,3 +8,4 @@ from . import test_routing_new_caller
 from . import test_callback_deadline
 from . import test_routing_mango
 from . import test_routing_scenarios
+from . import test_routing_access
