@@ -419,6 +419,16 @@ class TestPublicMethodsAccess(CrmVoipAccessCommon):
         )
         self.assertNotEqual(self.recording.state, "deleted")
 
+    def test_extension_import_wizard_is_the_managers(self):
+        for login in ("voip_anna", "voip_other", "voip_stranger_co2"):
+            with self.subTest(login=login):
+                self.assertRefused(
+                    login,
+                    "crm.voip.extension.import",
+                    "create",
+                    [{"provider_id": self.zadarma.id}],
+                )
+
 
 @tagged("post_install", "-at_install", "crm_voip", "crm_voip_access")
 class TestPopupUnderRecipientRights(CrmVoipAccessCommon):

@@ -3,3 +3,4 @@ from . import test_report_measures
 from . import test_report_security
 from . import test_xlsx
 from . import test_ui
+from . import test_report_access

@@ -64,3 +64,19 @@ class TestRoutingAccess(CrmVoipAccessCommon):
             [missed.ids, {"user_id": self.salesman_boris.id}],
         )
         self.assertEqual(missed.user_id, self.salesman_boris)
+
+    def test_do_not_disturb_is_ones_own(self):
+        before = self.salesman_anna.crm_voip_dnd
+        self.rpc("voip_other", "res.users", "crm_voip_routing_toggle_dnd", [])
+        self.assertEqual(self.salesman_anna.crm_voip_dnd, before)
+        self.assertTrue(self.salesman_other.crm_voip_dnd)
+        self.assertRefused(
+            "voip_other", "res.users", "write", [self.salesman_anna.ids, {"crm_voip_dnd": True}]
+        )
+
+    def test_routing_test_wizard_is_the_managers(self):
+        for login in ("voip_anna", "voip_stranger_co2"):
+            with self.subTest(login=login):
+                self.assertRefused(
+                    login, "crm.voip.routing.test", "create", [{"number": "84957654321"}]
+                )
