@@ -675,7 +675,8 @@ class CrmVoipDialerCampaign(models.Model):
             if claim:
                 # The scheduler asks the PBX for it: never the agent again, through
                 # /crm_voip/originate.
-                self.env["crm.voip.call"].browse(claim["call_id"]).sudo()._crm_voip_claim_originate()
+                call = self.env["crm.voip.call"].browse(claim["call_id"]).sudo()
+                call._crm_voip_claim_originate()
                 claims.append(claim)
                 if not power:
                     agents.pop(0)
