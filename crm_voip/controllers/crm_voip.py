@@ -86,13 +86,14 @@ class CrmVoipWebhookController(http.Controller):
             return self._response(adapter.routing_reply(decision))
         return self._response(adapter.ack(call_events, duplicates))
 
-    @http.route("/crm_voip/originate", type="json", auth="user", methods=["POST"], readonly=True)
+    @http.route("/crm_voip/originate", type="json", auth="user", methods=["POST"])
     def crm_voip_originate(self, call_id=None):
         """Second step of click-to-call: ask the PBX to ring the salesperson, then the client.
 
-        A read-only request: the call was logged by ``crm_voip_dial_prepare`` and the PBX
-        is contacted without any write transaction waiting on it. Returns ``{"error":
-        message or False}``; the browser reports a refusal with ``crm_voip_originate_failed``.
+        The call was logged by ``crm_voip_dial_prepare``; it is claimed and committed
+        before the PBX is asked, so a repeated request never reaches the PBX again and no
+        transaction waits on the PBX. Returns ``{"error": message or False}``; a refusal
+        of the PBX has ended the call failed.
         """
         call = request.env["crm.voip.call"].browse(_record_id(call_id)).exists()
         if not call or not call.has_access("read"):

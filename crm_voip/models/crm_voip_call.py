@@ -78,6 +78,10 @@ class CrmVoipCall(models.Model):
     _inherit = ["mail.thread"]
     _order = "date_start desc, id desc"
     _check_company_auto = True
+    # Salespeople have no write access to calls (the PBX and the server set them; the
+    # wrap-up methods write what they are made for): their notes and activities on a
+    # call they may read still go in its chatter.
+    _mail_post_access = "read"
 
     # Identity
     provider_id = fields.Many2one(

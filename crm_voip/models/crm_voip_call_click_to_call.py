@@ -21,6 +21,13 @@ CLICK_TO_CALL_ID_PREFIX = "c2c-"
 class CrmVoipCall(models.Model):
     _inherit = "crm.voip.call"
 
+    originate_date = fields.Datetime(
+        string="PBX asked at",
+        readonly=True,
+        copy=False,
+        help="When Odoo asked the PBX to place this click-to-call: it is asked once.",
+    )
+
     # ------------------------------------------------------------------
     # Click-to-call
     # ------------------------------------------------------------------
@@ -90,30 +97,63 @@ class CrmVoipCall(models.Model):
     def _crm_voip_links_from_record(self, res_model, res_id):
         if not res_model or not res_id:
             return {}
+        Model = self.env[res_model] if res_model in self.env else None
+        record = Model.browse(int(res_id)).exists() if Model is not None and Model._auto else None
+        if not record:
+            return {}
+        # The call is created in sudo: it links only what its salesperson may read.
+        record.check_access("read")
         if res_model == "crm.lead":
-            lead = self.env["crm.lead"].browse(int(res_id)).exists()
-            return {"lead_id": lead.id, "partner_id": lead.partner_id.id} if lead else {}
+            return {"lead_id": record.id, "partner_id": record.partner_id.id}
         if res_model == "res.partner":
-            partner = self.env["res.partner"].browse(int(res_id)).exists()
-            return {"partner_id": partner.id} if partner else {}
-        record = self.env[res_model].browse(int(res_id)).exists() if res_model in self.env else None
+            return {"partner_id": record.id}
         partner = record and "partner_id" in record._fields and record.partner_id
         return {"partner_id": partner.id} if partner else {}
 
     def _crm_voip_originate(self):
-        """Ask the PBX for the two-leg call. Runs in a read-only request: no write here."""
+        """Ask the PBX for the two-leg call, once: the request is claimed and committed
+        first, then the PBX is asked with no transaction open (nothing is read between
+        the commit and its answer). Returns False when the PBX accepted, else why not.
+        """
         self.ensure_one()
-        adapter = self.provider_id._get_crm_voip_adapter()
+        provider = self.provider_id
+        adapter = provider._get_crm_voip_adapter()
+        extension, dialled, call_ref = self.extension, self.dialled_number, self.provider_call_id
         try:
-            return self._crm_voip_request_pbx_call(
-                adapter,
-                self.extension,
-                self.dialled_number,
-                self.provider_call_id,
-                provider=self.provider_id,
+            if not self._crm_voip_claim_originate():
+                return self.env._("This call has already been placed.")
+            self.env.cr.commit()
+            error = self._crm_voip_request_pbx_call(
+                adapter, extension, dialled, call_ref, provider=provider
             )
         finally:
             adapter.close()
+        if error:
+            # Refused by the PBX: the call ends failed here; its salesperson can no longer
+            # end a call the PBX took (``crm_voip_originate_failed``).
+            self._crm_voip_mark_click_to_call_failed(error)
+        return error
+
+    def _crm_voip_claim_originate(self):
+        """Mark this ringing click-to-call as sent to the PBX, unless it already was: one
+        statement, so of two concurrent requests only one claims it (the other waits on
+        the row lock, then finds it claimed or fails to serialize and is retried)."""
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE crm_voip_call SET originate_date = now() at time zone 'UTC'
+                 WHERE id = %(id)s AND origin = 'click_to_call' AND state = %(ringing)s
+                   AND originate_date IS NULL
+                RETURNING id
+                """,
+                id=self.id,
+                ringing=states.RINGING,
+            )
+        )
+        claimed = bool(self.env.cr.fetchone())
+        self.invalidate_recordset(["originate_date"])
+        return claimed
 
     @api.model
     def _crm_voip_request_pbx_call(self, adapter, extension, dialled, call_ref=None, provider=None):
@@ -140,11 +180,15 @@ class CrmVoipCall(models.Model):
         return False
 
     def crm_voip_originate_failed(self, reason):
-        """Third step, when the PBX refused: the call is logged as failed, with why."""
+        """Third step, when the call could not be placed: the call is logged as failed,
+        with why. A call the PBX was asked for is the PBX's to end (a refusal is marked
+        by ``/crm_voip/originate`` itself): it is left as it is."""
         self.ensure_one()
+        self.check_access("read")
         if self.origin != "click_to_call" or self.user_id != self.env.user:
             raise AccessError(self.env._("This is not your call."))
-        self._crm_voip_mark_click_to_call_failed(reason)
+        if not self.originate_date:
+            self._crm_voip_mark_click_to_call_failed(str(reason or "")[:500])
         return self._crm_voip_state_payload()
 
     def _crm_voip_mark_click_to_call_failed(self, reason):

@@ -134,6 +134,8 @@ class CrmVoipCall(models.Model):
         payload = self._crm_voip_state_payload()
         payload.update(
             {
+                # The contact's name as the recipient may read it, as in "partner".
+                "partner_name": partner["name"] if partner else "",
                 "partner": partner
                 and {
                     "id": partner["id"],

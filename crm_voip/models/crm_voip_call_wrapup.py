@@ -23,7 +23,9 @@ class CrmVoipCall(models.Model):
         self._crm_voip_check_own_call()
         call = self.sudo()
         note = (values.get("note") or "").strip()
-        outcome = self.env["crm.voip.call.outcome"].browse(values.get("outcome_id") or [])
+        # Through the user's rights: an outcome he may not read is refused.
+        outcome = self.env["crm.voip.call.outcome"].browse(values.get("outcome_id") or []).exists()
+        outcome.check_access("read")
         write = {"wrapup_done": True}
         if outcome:
             write["outcome_id"] = outcome.id
@@ -124,7 +126,11 @@ class CrmVoipCall(models.Model):
     def _crm_voip_check_own_call(self, allow_rang=False):
         """Wrap-up actions are the call's salesperson's (or a manager's)."""
         user = self.env.user
-        if self.env.su or user.has_group("crm_voip.crm_voip_group_manager"):
+        if self.env.su:
+            return
+        # The record rules first: a manager wraps up the calls of his companies only.
+        self.check_access("read")
+        if user.has_group("crm_voip.crm_voip_group_manager"):
             return
         if self.user_id == user or (allow_rang and user in self.rang_user_ids):
             return

@@ -544,6 +544,8 @@ class CrmVoipProvider(models.Model):
 
     def action_rotate_webhook_token(self):
         """A new webhook URL; the PBX subscriptions we made move to it."""
+        self._crm_voip_check_admin()
+        self.check_access("write")
         old_urls = {provider.id: provider.sudo().webhook_url for provider in self}
         for provider in self:
             provider.webhook_token = _new_webhook_token()
@@ -564,6 +566,7 @@ class CrmVoipProvider(models.Model):
         self.ensure_one()
         if not self.env.user.has_group("crm_voip.crm_voip_group_manager"):
             raise AccessError(self.env._("Only telephony managers see failed recordings."))
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "crm_voip.crm_voip_recording_action_to_check"
         )
@@ -783,6 +786,7 @@ class CrmVoipProvider(models.Model):
         the webhooks a moment later, so this request never waits on them.
         """
         self.ensure_one()
+        self.check_access("read")  # an account of his companies
         provider_sudo = self.sudo()
         if not provider_sudo.use_simulator or not provider_sudo.base_url:
             raise UserError(self.env._("Only a PBX account in simulator mode can simulate calls."))

@@ -571,12 +571,14 @@ class CrmVoipRecording(models.Model):
             )
 
     @api.model
-    def _crm_voip_erase_partners(self, partners):
-        """Erasure of ``partners``' personal data: delete their recordings' files, except
-        those under legal hold. Returns ``(erased, held)`` recordings."""
-        recordings = self.sudo().search(
-            [("partner_id", "in", partners.ids), ("state", "!=", "deleted")]
-        )
+    def _crm_voip_erase_partners(self, partners, companies=None):
+        """Erasure of ``partners``' personal data: delete their recordings' files (of
+        ``companies`` when given), except those under legal hold. Returns ``(erased,
+        held)`` recordings."""
+        domain = [("partner_id", "in", partners.ids), ("state", "!=", "deleted")]
+        if companies is not None:
+            domain.append(("company_id", "in", companies.ids))
+        recordings = self.sudo().search(domain)
         held = recordings.filtered("legal_hold")
         erased = recordings - held
         erased._crm_voip_delete_files("erasure")

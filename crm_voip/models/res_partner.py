@@ -71,7 +71,13 @@ class ResPartner(models.Model):
         company's), except those under legal hold."""
         if not self.env.user.has_group("crm_voip.crm_voip_group_manager"):
             raise AccessError(self.env._("Only telephony managers can erase call recordings."))
-        erased, held = self.env["crm.voip.recording"].sudo()._crm_voip_erase_partners(self)
+        self.check_access("read")
+        # His companies' recordings only: another company's are its managers' to erase.
+        erased, held = (
+            self.env["crm.voip.recording"]
+            .sudo()
+            ._crm_voip_erase_partners(self, companies=self.env.companies)
+        )
         message = self.env._("%(count)s call recording(s) deleted.", count=len(erased))
         if held:
             message += " " + self.env._("%(count)s kept: under legal hold.", count=len(held))

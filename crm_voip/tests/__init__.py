@@ -12,3 +12,4 @@ from . import test_crm_voip_states
 from . import test_crm_voip_popup
 from . import test_crm_voip_mango
 from . import test_crm_voip_routes_access
+from . import test_crm_voip_access

@@ -198,6 +198,8 @@ class CrmVoipDialerCampaign(models.Model):
     # ------------------------------------------------------------------
 
     def action_start(self):
+        # The supervisor's and managers' (write access): checked before anything is done.
+        self.check_access("write")
         for campaign in self:
             if not campaign.line_ids:
                 raise UserError(self.env._("Add contacts to the campaign first."))
@@ -206,10 +208,12 @@ class CrmVoipDialerCampaign(models.Model):
         self._dialer_notify()
 
     def action_pause(self):
+        self.check_access("write")
         self.filtered(lambda c: c.state == "running").write({"state": "paused"})
         self._dialer_notify()
 
     def action_stop(self):
+        self.check_access("write")
         self.write({"state": "done"})
         self._dialer_notify()
 
@@ -219,6 +223,7 @@ class CrmVoipDialerCampaign(models.Model):
     def action_generate_lines(self):
         """Add the records of the target filter that are not in the campaign yet."""
         self.ensure_one()
+        self.check_access("write")
         records = self.env[self.target_model].search(self._dialer_target_domain())
         created = self._dialer_add_targets(records)
         return {
@@ -668,6 +673,10 @@ class CrmVoipDialerCampaign(models.Model):
             user = self.env["res.users"] if power else agents[0].user_id
             claim = line._dialer_start_call(user)
             if claim:
+                # The scheduler asks the PBX for it: never the agent again, through
+                # /crm_voip/originate.
+                call = self.env["crm.voip.call"].browse(claim["call_id"]).sudo()
+                call._crm_voip_claim_originate()
                 claims.append(claim)
                 if not power:
                     agents.pop(0)

@@ -303,8 +303,11 @@ class CrmVoipDialerLine(models.Model):
         if self.state not in ("wrapup", "talking", "dialing"):
             raise UserError(self.env._("This contact has no call to wrap up."))
         disposition = self.env["crm.voip.dialer.disposition"].browse(disposition_id).exists()
-        if not disposition:
+        # The campaign's own or a shared one, that the agent may read.
+        company = disposition.sudo().company_id
+        if not disposition or (company and company != self.sudo().company_id):
             raise UserError(self.env._("Pick a disposition."))
+        disposition.check_access("read")
         line = self.sudo()
         attempt = line._dialer_current_attempt()
         attempt.write({"disposition_id": disposition.id, "note": note or False})

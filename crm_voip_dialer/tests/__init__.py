@@ -5,3 +5,4 @@ from . import test_dialer_click_to_call
 from . import test_dialer_concurrency
 from . import test_dialer_simulator
 from . import test_dialer_ui
+from . import test_dialer_access

@@ -53,6 +53,7 @@ class CrmVoipDialerImport(models.TransientModel):
     def action_import(self):
         """Adds the valid rows; the result says which rows were refused, and why."""
         self.ensure_one()
+        self.campaign_id.check_access("write")
         rows = self._read_rows()
         header = rows[0]
         phone_col = self._column(header, PHONE_COLUMNS)

@@ -4,3 +4,4 @@ from . import test_report_security
 from . import test_xlsx
 from . import test_ui
 from . import test_export_access
+from . import test_report_access

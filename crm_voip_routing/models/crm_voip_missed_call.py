@@ -4,6 +4,7 @@ import pytz
 from markupsafe import Markup
 
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
 from odoo.tools import SQL
 from odoo.tools.misc import format_datetime
 
@@ -20,6 +21,8 @@ OWNER_REASONS = [
 ESCALATION_BATCH = 200
 # How a task is closed by a call with the number (rather than by hand).
 CALL_CLOSINGS = ("callback", "answered")
+# What a salesperson may change on a call-back task he sees (the form's editable fields).
+SALESPERSON_WRITABLE_FIELDS = {"user_id", "partner_id", "lead_id", "team_id"}
 
 
 class CrmVoipMissedCall(models.Model):
@@ -161,6 +164,23 @@ class CrmVoipMissedCall(models.Model):
     # ------------------------------------------------------------------
 
     def write(self, vals):
+        user = self.env.user
+        if not (
+            self.env.su
+            or user.has_group("crm_voip.crm_voip_group_manager")
+            or user.has_group("crm_voip.crm_voip_group_webhook")
+        ):
+            # A salesperson organises the call-back (who, for which contact); its state,
+            # deadline and closing are the server's (the reports count them).
+            refused = set(vals) - SALESPERSON_WRITABLE_FIELDS
+            if refused:
+                raise AccessError(
+                    self.env._(
+                        "Only telephony managers may change these fields of a call-back "
+                        "task: %(fields)s",
+                        fields=", ".join(sorted(refused)),
+                    )
+                )
         result = super().write(vals)
         if vals.get("user_id"):
             # Handing the call-back to someone else hands him its activity (whoever may
