@@ -13,3 +13,5 @@ from . import test_crm_voip_popup
 from . import test_crm_voip_mango
 from . import test_crm_voip_routes_access
 from . import test_crm_voip_access
+from . import test_crm_voip_uis
+from . import test_crm_voip_telfin
