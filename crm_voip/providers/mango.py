@@ -307,7 +307,7 @@ class MangoAdapter(ProviderAdapter):
     def _payload(form):
         try:
             payload = json.loads(form["json"])
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             raise MalformedEventError("Field 'json' is not JSON") from None
         if not isinstance(payload, dict):
             raise MalformedEventError("Field 'json' is not a JSON object")

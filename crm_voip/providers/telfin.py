@@ -121,8 +121,8 @@ def _event_key(*parts):
 
 def _micro_seconds(value):
     """Whole seconds of Telfin's microsecond counts (``Duration``)."""
-    text = _text(value)
-    if not text.isdigit():
+    text = _text(value, 32)
+    if not (text.isascii() and text.isdigit()):
         return None
     return int(round(int(text) / 1_000_000))
 
@@ -249,7 +249,7 @@ class TelfinAdapter(ProviderAdapter):
         """``EventTime``: microseconds since 1970 as Telfin sends it; a local time string
         (``YYYY-MM-DD hh:mm:ss``, the account's zone) is read too."""
         text = _text(value, 32)
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             number = int(text)
             for scale in (1_000_000, 1_000, 1):  # µs, ms, s by magnitude
                 if number >= 1e9 * scale:
@@ -261,9 +261,9 @@ class TelfinAdapter(ProviderAdapter):
         if text:
             try:
                 local = datetime.strptime(text[:19], HISTORY_FORMAT)
-            except ValueError:
+                return local.replace(tzinfo=self.account_timezone()).astimezone(timezone.utc)
+            except (ValueError, OverflowError):  # OverflowError: year 1 shifted by the zone
                 return fallback
-            return local.replace(tzinfo=self.account_timezone()).astimezone(timezone.utc)
         return fallback
 
     def parse(self, request):

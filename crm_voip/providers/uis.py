@@ -206,6 +206,8 @@ _MEDIA_PATH_RE = re.compile(r"/system/media/(?:talk|wav)/(\d+)/([A-Za-z0-9_-]+)/
 _RECORDING_PAIR_RE = re.compile(r"^(\d+)/([A-Za-z0-9_-]+)$")
 # Unix times outside 2000..2100 are mistakes; above, milliseconds.
 _UNIX_RANGE = (946684800, 4102444800)
+# A call's length beyond a week is no length (it would also overflow the time arithmetic).
+MAX_CALL_SECONDS = 7 * 86400
 
 
 # -- lenient reading of a rendered template ---------------------------------------------------
@@ -254,6 +256,8 @@ def read_notification(body):
         raise MalformedEventError("UIS notification body is not UTF-8") from None
     try:
         payload = json.loads(text)
+    except RecursionError:
+        raise MalformedEventError("UIS notification body is nested too deeply") from None
     except ValueError:
         payload = _tolerant_fields(text)
         if not payload:
@@ -534,7 +538,7 @@ class UisAdapter(ProviderAdapter):
                 )
                 numbers["extension"] = employee if numbers["direction"] == ev.OUTBOUND else ""
             total = _int(fields.get("total_time_duration"))
-            if total and total > 0:
+            if total and 0 < total <= MAX_CALL_SECONDS:
                 values["call_started_at"] = occurred - timedelta(seconds=total)
             key = _event_key(fields[EVENT_FIELD], session)
         else:  # CALL_STARTED, OUTGOING_STARTED

@@ -356,17 +356,22 @@ class ZadarmaAdapter(ProviderAdapter):
         value = (value or "").strip()
         if not value:
             return None
-        if value.isdigit():
-            return datetime.fromtimestamp(int(value), timezone.utc)
+        # Any input gives a time or this refusal: a huge or non-ASCII number, year 1
+        # shifted by the zone, overflow in the conversions otherwise.
+        refusal = MalformedEventError(
+            f"Field '{field_name}' is not a 'YYYY-MM-DD HH:MM:SS' time: {value[:40]!r}"
+        )
         try:
+            if value.isdigit():
+                if not value.isascii() or len(value) > 12:
+                    raise refusal
+                return datetime.fromtimestamp(int(value), timezone.utc)
             moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise MalformedEventError(
-                f"Field '{field_name}' is not a 'YYYY-MM-DD HH:MM:SS' time: {value[:40]!r}"
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.account_timezone())
-        return moment.astimezone(timezone.utc)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=self.account_timezone())
+            return moment.astimezone(timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise refusal from None
 
     def _call_start(self, form):
         return self._local_datetime(form.get("call_start"), "call_start")
