@@ -121,6 +121,11 @@ class CrmVoipProvider(models.Model):
         string="Allowed source addresses",
         help="One IP address or network (CIDR) per line or comma-separated. Empty: any address.",
     )
+    notification_sources = fields.Char(
+        string="PBX's published addresses",
+        compute="_compute_adapter_declarations",
+        help="Where the PBX says its webhooks come from: offered as the allow-list.",
+    )
 
     # Behaviour
     unknown_caller_policy = fields.Selection(
@@ -224,6 +229,7 @@ class CrmVoipProvider(models.Model):
                         "manages_subscriptions": False,
                         "shows_notification_templates": False,
                         "transport": False,
+                        "notification_sources": False,
                     }
                 )
                 continue
@@ -237,6 +243,7 @@ class CrmVoipProvider(models.Model):
                     "routes_synchronously": adapter_class.routes_synchronously,
                     "has_call_history": adapter_class.has_call_history,
                     "lists_extensions": adapter_class.lists_extensions(),
+                    "notification_sources": ", ".join(adapter_class.notification_sources) or False,
                     "manages_subscriptions": adapter_class.manages_subscriptions(),
                     "shows_notification_templates": adapter_class.shows_notification_templates(),
                     "transport": adapter_class.transport,
@@ -541,6 +548,18 @@ class CrmVoipProvider(models.Model):
                 self.env._("Not subscribed: %(skipped)s", skipped="; ".join(report.skipped))
             )
         return "\n".join(lines)
+
+    def action_crm_voip_use_notification_sources(self):
+        """Allow only the addresses the PBX publishes for its webhooks."""
+        if not self.env.user.has_group("base.group_system"):
+            raise AccessError(
+                self.env._("Only administrators change where webhooks may come from.")
+            )
+        for provider in self.filtered("notification_sources"):
+            provider.ip_allowlist = "\n".join(
+                provider._crm_voip_adapter_class().notification_sources
+            )
+        return True
 
     def action_rotate_webhook_token(self):
         """A new webhook URL; the PBX subscriptions we made move to it."""

@@ -214,6 +214,10 @@ class ProviderAdapter:
 
     # -- what the Odoo side reads of an adapter ------------------------------------------------
 
+    #: The source addresses (IPs, CIDR blocks) the PBX publishes for its webhooks: the
+    #: account offers them as its allow-list, and warns while it has none.
+    notification_sources = ()
+
     #: The account's settings this PBX needs, as ``ConfigField``s, in form order.
     config_fields = ()
     #: Seconds to wait after the PBX names a recording before asking for it.

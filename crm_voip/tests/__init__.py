@@ -11,3 +11,4 @@ from . import test_crm_voip_provider
 from . import test_crm_voip_states
 from . import test_crm_voip_popup
 from . import test_crm_voip_mango
+from . import test_crm_voip_webhook_input
