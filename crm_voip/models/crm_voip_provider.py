@@ -25,6 +25,7 @@ PROVIDER_FIELDS_FOR_WEBHOOKS = [
     "settings",
     "secret_settings",
     "ip_allowlist",
+    "recording_hosts",
     "unknown_caller_policy",
 ]
 # What an event and its call read of the dialled line; other fields load when asked.
@@ -120,6 +121,13 @@ class CrmVoipProvider(models.Model):
     ip_allowlist = fields.Text(
         string="Allowed source addresses",
         help="One IP address or network (CIDR) per line or comma-separated. Empty: any address.",
+    )
+    recording_hosts = fields.Text(
+        string="Recording hosts",
+        groups="base.group_system",
+        help="Other host names the PBX may send recording links on, one per line or "
+        "comma-separated. Recordings are downloaded only from the API's host, the PBX's "
+        "known storage and these.",
     )
     notification_sources = fields.Char(
         string="PBX's published addresses",
@@ -699,6 +707,7 @@ class CrmVoipProvider(models.Model):
         config.update(
             timezone=provider_sudo.timezone or "UTC",
             ip_allowlist=provider_sudo._ip_allowlist_entries(),
+            download_hosts=(provider_sudo.recording_hosts or "").replace(",", " ").split(),
         )
         if provider_sudo.base_url:
             config["base_url"] = provider_sudo.base_url.rstrip("/")

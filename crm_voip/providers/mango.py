@@ -587,6 +587,9 @@ class MangoAdapter(ProviderAdapter):
         self._post("commands/route", payload, timeout=timeout)
         return True
 
+    #: Where ``queries/recording/post`` redirects to (one-time links).
+    recording_hosts = ("files.mango-office.ru",)
+
     def recording_link(self, recording_ref, call_id=None):
         """``queries/recording/post`` answers with a redirect to a one-time link: read the
         link without following it, for the download to use once."""

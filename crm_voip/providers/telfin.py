@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from . import events as ev
 from .base import ConfigField, ProviderAdapter, _lt
@@ -585,6 +585,12 @@ class TelfinAdapter(ProviderAdapter):
         if not url:
             raise PermanentError("Telfin gave no recording link")
         return RecordingLink(url=url)
+
+    #: Where ``storage_url`` points (``record_url``).
+    recording_hosts = ("storage.telphin.ru",)
+
+    def download_hosts(self):
+        return super().download_hosts() | {urlsplit(self.api_host).hostname or ""} - {""}
 
     def _download_headers(self, url):
         """Our own API's file endpoint wants the bearer token; storage links do not."""

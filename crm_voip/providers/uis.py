@@ -412,6 +412,9 @@ class UisAdapter(ProviderAdapter):
         """Where recordings are served: ``https://app.<domain>`` (or the base URL)."""
         return self.base_url if self.config.get("base_url") else f"https://app.{self._domain}"
 
+    def download_hosts(self):
+        return super().download_hosts() | {urlsplit(self.media_url).hostname or ""} - {""}
+
     # -- notification templates ------------------------------------------------------------
 
     def notification_templates(self, webhook_url):
