@@ -8,7 +8,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from odoo.tests import tagged
+from odoo.tests import JsonRpcException, tagged
 from odoo.tools import mute_logger
 
 from ..controllers.crm_voip import MAX_BODY_BYTES
@@ -259,3 +259,36 @@ class TestWebhookHostileInput(CrmVoipHttpCommon):
         response = self.post(f"{self.base_url()}/crm_voip/webhook/not-a-token", body)
         self.assertRefused(response, 404, "unknown token: not even the length is looked at")
         self.assertEqual(self.count_events(), before)
+
+
+@tagged("post_install", "-at_install", "crm_voip", "crm_voip_webhook_input")
+class TestZadarmaNotificationSources(CrmVoipHttpCommon):
+    """Zadarma's published addresses are offered as the allow-list, by administrators only."""
+
+    def call_kw(self, method):
+        return self.make_jsonrpc_request(
+            f"/web/dataset/call_kw/crm.voip.provider/{method}",
+            {"model": "crm.voip.provider", "method": method, "args": [self.zadarma.ids],
+             "kwargs": {}},
+        )  # fmt: skip
+
+    def test_offered_while_the_allowlist_is_empty(self):
+        self.zadarma.ip_allowlist = False
+        self.assertEqual(self.zadarma.notification_sources, "185.45.152.40/30")
+        self.assertFalse(self.generic.notification_sources, "the generic sender is anywhere")
+        for user in (self.salesman_other, self.sales_manager):
+            self.authenticate(user.login, user.login)
+            with mute_logger("odoo.http"), self.assertRaises(JsonRpcException) as refusal:
+                self.call_kw("action_crm_voip_use_notification_sources")
+            self.assertIn("AccessError", str(refusal.exception.args))
+            self.zadarma.invalidate_recordset(["ip_allowlist"])
+            self.assertFalse(self.zadarma.ip_allowlist, user.login)
+        self.authenticate("admin", "admin")
+        self.call_kw("action_crm_voip_use_notification_sources")
+        self.zadarma.invalidate_recordset(["ip_allowlist"])
+        self.assertEqual(self.zadarma.ip_allowlist, "185.45.152.40/30")
+        # The simulator posts from 127.0.0.1, outside Zadarma's addresses: refused, unstored.
+        events = self.env["crm.voip.event"].search_count([])
+        deliveries = self.play("zadarma", "answered", caller="74957654321")
+        self.assertEqual({delivery.status for delivery in deliveries}, {403})
+        self.assertEqual(self.env["crm.voip.event"].search_count([]), events)
