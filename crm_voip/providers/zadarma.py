@@ -77,8 +77,11 @@ DEFAULT_MAX_EVENT_AGE = 4 * 3600
 START_EVENTS = frozenset({"NOTIFY_START", "NOTIFY_OUT_START"})
 END_EVENTS = frozenset({"NOTIFY_END", "NOTIFY_OUT_END"})
 EVENT_DELAY = 1800
-# Zadarma posts several of these per call, one per extension (``internal``, unsigned).
-PER_EXTENSION_EVENTS = frozenset({"NOTIFY_INTERNAL", "NOTIFY_END", "NOTIFY_OUT_END"})
+# Zadarma posts several of these per call, one per extension (``internal``, unsigned):
+# each extension rung, answering (a transfer), hanging up.
+PER_EXTENSION_EVENTS = frozenset(
+    {"NOTIFY_INTERNAL", "NOTIFY_ANSWER", "NOTIFY_END", "NOTIFY_OUT_END"}
+)
 # ``call_id_with_rec`` is ``1-<unix time of the call>.<micro>-<extension>-<local time>``.
 _RECORDING_TIME_RE = re.compile(r"^\d+-(\d{9,11})\.\d+-")
 # Where Zadarma's notifications come from: the address of the vendor's own example

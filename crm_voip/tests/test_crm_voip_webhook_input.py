@@ -8,7 +8,8 @@ from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from odoo.tests import JsonRpcException, tagged
+from odoo.fields import Command
+from odoo.tests import JsonRpcException, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..controllers.crm_voip import MAX_BODY_BYTES
@@ -231,18 +232,15 @@ class TestWebhookHostileInput(CrmVoipHttpCommon):
 
     def test_telfin(self):
         self.assertEqual(self.telfin_post().status_code, 200)
+        # Unreadable digits (once a 500): the time of arrival stands in, as for no time.
+        self.assertEqual(self.telfin_post(EventTime="²³").status_code, 200)
         before = self.count_events()
         for what, fields in [
             ("NUL in the call id", {"CallID": "ab\x00cd"}),
             ("NUL in an extra field", {"Extra": "a\x00b"}),
-            ("non-ASCII digits in the time", {"EventTime": "²³"}),
         ]:
-            response = self.telfin_post(**fields)
-            if what.startswith("non-ASCII"):
-                self.assertEqual(response.status_code, 200, what)  # time read from arrival
-                continue
-            self.assertRefused(response, what=what)
-        self.assertEqual(self.count_events(), before + 1)
+            self.assertRefused(self.telfin_post(**fields), what=what)
+        self.assertEqual(self.count_events(), before)
 
     # -- the door --------------------------------------------------------------------------
 
@@ -265,6 +263,15 @@ class TestWebhookHostileInput(CrmVoipHttpCommon):
 class TestZadarmaNotificationSources(CrmVoipHttpCommon):
     """Zadarma's published addresses are offered as the allow-list, by administrators only."""
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.administrator = new_test_user(
+            cls.env, "voip_admin", groups="base.group_system,sales_team.group_sale_manager",
+            company_id=cls.company.id, company_ids=[Command.set(cls.company.ids)],
+            password="voip_admin",
+        )  # fmt: skip
+
     def call_kw(self, method):
         return self.make_jsonrpc_request(
             f"/web/dataset/call_kw/crm.voip.provider/{method}",
@@ -283,7 +290,7 @@ class TestZadarmaNotificationSources(CrmVoipHttpCommon):
             self.assertIn("AccessError", str(refusal.exception.args))
             self.zadarma.invalidate_recordset(["ip_allowlist"])
             self.assertFalse(self.zadarma.ip_allowlist, user.login)
-        self.authenticate("admin", "admin")
+        self.authenticate(self.administrator.login, self.administrator.login)
         self.call_kw("action_crm_voip_use_notification_sources")
         self.zadarma.invalidate_recordset(["ip_allowlist"])
         self.assertEqual(self.zadarma.ip_allowlist, "185.45.152.40/30")
