@@ -54,3 +54,12 @@ def test_known_breakers_are_refused(runner):
         case = builders.generic_case(payload, [], [], True, False)
         assert runner.check(case, tally) is None and tally.refused == 1, repr(event_id)
         assert b"\\u" in case.body  # escaped: the adapter decodes it, the check refuses it
+
+
+def test_uis_secret_with_a_lone_surrogate_is_refused(runner):
+    """Found by the full run: the secret compared as bytes could not be encoded."""
+    payload = {"event": "call_started", "call_session_id": "1", "notification_time": ""}
+    case = runner.builders.uis_case(payload, [], [])
+    case.body = case.body.replace(fuzz.UIS_SECRET.encode(), b"\\ud800")
+    tally = fuzz.Tally()
+    assert runner.check(case, tally) is None and tally.refused == 1, tally.examples

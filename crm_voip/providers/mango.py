@@ -171,7 +171,9 @@ def _epoch(value):
 def _event_key(*parts):
     key = "|".join(str(part) for part in parts)
     if len(key) > ev.EVENT_KEY_MAX_LEN:
-        key = f"{parts[0]}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        # surrogatepass: a lone surrogate (refused later) must not fail the hashing.
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        key = f"{parts[0]}|sha256:{digest}"
     return key
 
 

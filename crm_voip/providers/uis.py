@@ -313,7 +313,9 @@ def unanswered_disposition(finish_reason):
 def _event_key(*parts):
     key = "|".join(str(part) for part in parts)
     if len(key) > ev.EVENT_KEY_MAX_LEN:
-        key = f"{parts[0]}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        # surrogatepass: a lone surrogate (refused later) must not fail the hashing.
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        key = f"{parts[0]}|sha256:{digest}"
     return key
 
 
@@ -467,7 +469,8 @@ class UisAdapter(ProviderAdapter):
         given = fields.get(SECRET_FIELD, "")
         if not given:
             raise SignatureError("UIS notification carries no secret")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        # "replace": a lone surrogate (a JSON escape) is no secret, and no 500 either.
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
             raise SignatureError("UIS notification secret does not match")
         kind = fields.get(EVENT_FIELD, "")
         if kind not in TEMPLATE_FIELDS:

@@ -430,7 +430,9 @@ class ZadarmaAdapter(ProviderAdapter):
             parts.append(form.get("internal", ""))
         key = "|".join(parts)
         if len(key) > ev.EVENT_KEY_MAX_LEN:
-            key = f"{parts[0]}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+            # surrogatepass: a lone surrogate (refused later) must not fail the hashing.
+            digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+            key = f"{parts[0]}|sha256:{digest}"
         return key
 
     def parse(self, request):
