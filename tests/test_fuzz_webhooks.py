@@ -63,3 +63,18 @@ def test_uis_secret_with_a_lone_surrogate_is_refused(runner):
     case.body = case.body.replace(fuzz.UIS_SECRET.encode(), b"\\ud800")
     tally = fuzz.Tally()
     assert runner.check(case, tally) is None and tally.refused == 1, tally.examples
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"event": "recording_ready", "file_link": "http://[::1/talk/1/a/"},
+        {"event": "agent_ringing", "employee_id": "11", "notification_time": "0001-01-01 00:00:00"},
+    ],
+)
+def test_uis_unreadable_link_or_time_is_no_crash(runner, fields):
+    """Found by the full run: a link urlsplit refuses, a time the zone shifts out of range."""
+    payload = {"call_session_id": "1", **fields}
+    tally = fuzz.Tally()
+    runner.check(runner.builders.uis_case(payload, [], []), tally)
+    assert (tally.crashes, tally.unstorable) == (0, 0), tally.examples

@@ -298,11 +298,11 @@ def parse_uis_time(value, tzinfo):
     date_part, time_part, fraction = match.groups()
     try:
         moment = datetime.strptime(f"{date_part} {time_part}", UIS_TIME)
-    except ValueError:
+        if fraction:
+            moment = moment.replace(microsecond=int(fraction[:6].ljust(6, "0")))
+        return moment.replace(tzinfo=tzinfo).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted by the zone
         return None
-    if fraction:
-        moment = moment.replace(microsecond=int(fraction[:6].ljust(6, "0")))
-    return moment.replace(tzinfo=tzinfo).astimezone(timezone.utc)
 
 
 def unanswered_disposition(finish_reason):
@@ -556,12 +556,15 @@ class UisAdapter(ProviderAdapter):
         the documented media URL, the link itself when it is https on UIS's own domain,
         else the whole call (resolved through the Data API)."""
         link = _clean(file_link)
-        parts = urlsplit(link) if link else None
+        try:
+            parts = urlsplit(link) if link else None
+            host = (parts.hostname or "").lower() if parts else ""
+        except ValueError:  # not a URL ("Invalid IPv6 URL", a bad port): not UIS's link
+            parts = None
         if parts and parts.scheme in ("http", "https"):
             match = _MEDIA_PATH_RE.search(parts.path)
             if match:
                 return f"{match.group(1)}/{match.group(2)}"
-            host = (parts.hostname or "").lower()
             if parts.scheme == "https" and (
                 host == self._domain or host.endswith("." + self._domain)
             ):
