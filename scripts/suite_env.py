@@ -32,6 +32,8 @@ PYTHON_DEPENDENCIES = {
     # Odoo test modules under pytest (`make devdb`, and one module in `make test`).
     "pytest_odoo": "pytest-odoo>=2.3,<3",
     "ruff": "ruff",
+    # The webhook fuzzing (benchmarks/fuzz_webhooks.py, and its slice in tests/).
+    "hypothesis": "hypothesis",
 }
 SETUPTOOLS_SPEC = "setuptools>=75.9,<81"
 PG_BIN_CANDIDATES = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/bin"]

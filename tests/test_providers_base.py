@@ -58,7 +58,9 @@ def serve(status=200, headers=None, body=b"", delay=None):
 def test_download_audio(content_type, body, mimetype):
     headers = {"Content-Type": content_type} if content_type else {}
     with serve(headers=headers, body=body) as server:
-        download = PlainAdapter().download(server.url + "/rec.mp3", max_bytes=10_000, chunk_size=64)
+        download = PlainAdapter({"base_url": server.url}).download(
+            server.url + "/rec.mp3", max_bytes=10_000, chunk_size=64
+        )
         chunks = list(download.chunks)
     assert b"".join(chunks) == body
     assert len(chunks) > 1  # streamed, not read at once
@@ -80,7 +82,7 @@ def test_download_audio(content_type, body, mimetype):
 def test_download_refuses_non_audio(content_type, body, message):
     with serve(headers={"Content-Type": content_type}, body=body) as server:
         with pytest.raises(PermanentError, match=message):
-            PlainAdapter().download(server.url + "/rec", max_bytes=10_000)
+            PlainAdapter({"base_url": server.url}).download(server.url + "/rec", max_bytes=10_000)
 
 
 def test_download_size_limit_from_content_length():
@@ -88,7 +90,7 @@ def test_download_size_limit_from_content_length():
     headers = {"Content-Type": "audio/mpeg", "Content-Length": str(len(body))}
     with serve(headers=headers, body=body) as server:
         with pytest.raises(PermanentError, match=r"is 2040 bytes, above the 1000 bytes limit"):
-            PlainAdapter().download(server.url + "/rec", max_bytes=1000)
+            PlainAdapter({"base_url": server.url}).download(server.url + "/rec", max_bytes=1000)
 
 
 def test_download_size_limit_while_streaming():
@@ -97,14 +99,22 @@ def test_download_size_limit_while_streaming():
     received = []
     with serve(headers={"Content-Type": "audio/mpeg"}, body=body) as server:
         with pytest.raises(PermanentError, match="exceeds the 1000 bytes limit"):
-            for chunk in PlainAdapter().download(server.url + "/rec", 1000, chunk_size=100).chunks:
+            for chunk in (
+                PlainAdapter({"base_url": server.url})
+                .download(server.url + "/rec", 1000, chunk_size=100)
+                .chunks
+            ):
                 received.append(chunk)
     assert sum(map(len, received)) <= 1000
 
 
 def test_download_exact_limit_is_allowed():
     with serve(headers={"Content-Type": "audio/mpeg"}, body=MP3_ID3) as server:
-        data = b"".join(PlainAdapter().download(server.url + "/rec", max_bytes=len(MP3_ID3)).chunks)
+        data = b"".join(
+            PlainAdapter({"base_url": server.url})
+            .download(server.url + "/rec", max_bytes=len(MP3_ID3))
+            .chunks
+        )
     assert data == MP3_ID3
 
 
@@ -114,7 +124,46 @@ def test_download_exact_limit_is_allowed():
 def test_download_http_errors(status, error):
     with serve(status=status, headers={"Content-Type": "text/plain"}, body=b"no") as server:
         with pytest.raises(error, match=f"HTTP {status}"):
-            PlainAdapter().download(server.url + "/rec", max_bytes=1000)
+            PlainAdapter({"base_url": server.url}).download(server.url + "/rec", max_bytes=1000)
+
+
+def test_download_only_from_the_accounts_hosts():
+    """A URL the PBX API hands out is fetched only on its own host or one the
+    administrator listed; nothing is requested otherwise."""
+    adapter = PlainAdapter({"base_url": "https://api.pbx.example"})
+    adapter._request = None  # would fail if called
+    for url in ("https://evil.example/rec.mp3", "ftp://api.pbx.example/rec", "file:///etc/passwd"):
+        with pytest.raises(PermanentError, match="not the PBX's|not http"):
+            adapter.download(url, max_bytes=1000)
+    with serve(headers={"Content-Type": "audio/mpeg"}, body=MP3_ID3) as server:
+        listed = PlainAdapter({"base_url": server.url, "download_hosts": "cdn.example, 127.0.0.1"})
+        assert "cdn.example" in listed.download_hosts()
+        assert b"".join(listed.download(server.url + "/rec", max_bytes=10_000).chunks) == MP3_ID3
+
+
+def test_download_private_address_only_for_a_private_pbx():
+    """An administrator-listed host on a loopback address is refused for a PBX in the
+    cloud: the PBX (or whoever answers for it) must not reach inside our network."""
+    with serve(headers={"Content-Type": "audio/mpeg"}, body=MP3_ID3) as server:
+        cloud = PlainAdapter({"base_url": "https://185.45.152.42", "download_hosts": "127.0.0.1"})
+        with pytest.raises(PermanentError, match="private"):
+            cloud.download(server.url + "/rec", max_bytes=10_000)
+        assert server.requests == []
+
+
+def test_download_follows_redirects_on_the_same_host_only():
+    def responder(request):
+        if request["path"] == "/rec":
+            return 302, {"Location": "/stored/rec.mp3"}, b""
+        if request["path"] == "/away":
+            return 302, {"Location": "http://localhost:9/rec.mp3"}, b""
+        return 200, {"Content-Type": "audio/mpeg"}, MP3_ID3
+
+    with local_http.LocalServer(responder) as server:
+        adapter = PlainAdapter({"base_url": server.url, "download_hosts": "localhost"})
+        assert b"".join(adapter.download(server.url + "/rec", max_bytes=10_000).chunks) == MP3_ID3
+        with pytest.raises(PermanentError, match="redirected to another host"):
+            adapter.download(server.url + "/away", max_bytes=10_000)
 
 
 def test_download_validates_max_bytes_before_any_request():
@@ -126,7 +175,9 @@ def test_download_validates_max_bytes_before_any_request():
 
 def test_download_closes_the_connection_when_left_unread():
     with serve(headers={"Content-Type": "audio/mpeg"}, body=MP3_ID3 * 4) as server:
-        with PlainAdapter().download(server.url + "/rec", max_bytes=10_000) as download:
+        with PlainAdapter({"base_url": server.url}).download(
+            server.url + "/rec", max_bytes=10_000
+        ) as download:
             assert download.mimetype == "audio/mpeg"
         assert download._response.raw.closed
 

@@ -96,7 +96,7 @@ def test_config_timeout_and_defaults():
     unset = GenericWebhookAdapter({"timeout": 0, "replay_window": 0})
     assert (unset.timeout, unset._setting("replay_window")) == (10, 300)
     assert adapter.timeout == 2.5
-    assert adapter._setting("max_event_age") == 86400
+    assert adapter._setting("max_event_age") == 4 * 3600
     assert adapter._setting("timezone") == "Europe/Moscow"
     assert adapter.base_url == "https://api.zadarma.com"
     assert ZadarmaAdapter({"base_url": "https://api-sandbox.zadarma.com/"}).base_url == (

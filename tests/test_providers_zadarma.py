@@ -35,6 +35,8 @@ FORM = "application/x-www-form-urlencoded"
 RECEIVED = datetime(2024, 1, 15, 7, 0, 30, tzinfo=timezone.utc)
 PBX_CALL_ID = "in_ae6b03b3b0765d127ec0b739209346bbc4f0d52d"
 RECORDING = "1-1458313316.343456-100-2016-01-11-100155"
+# When the documented recording's notification may come: its id names its call's start.
+RECORDING_RECEIVED = datetime.fromtimestamp(1458313316 + 120, timezone.utc)
 
 # The signed fields as documented (written out again: this is the contract, not the code).
 DOC_SIG_FIELDS = {
@@ -131,7 +133,8 @@ def test_webhook_signature_vectors(name, encoding):
     vector = VECTORS["events"][name]
     signature = vector["signature_hex" if encoding == "base64_hex" else "signature_raw"]
     assert zadarma.sign(SECRET, vector["signed_text"], raw=encoding == "base64_raw") == signature
-    note = make_adapter().verify(webhook(vector["body"], signature))
+    received_at = RECORDING_RECEIVED if name == "record" else RECEIVED
+    note = make_adapter().verify(webhook(vector["body"], signature, received_at=received_at))
     assert note == f"signature {encoding}"
 
 
@@ -215,14 +218,40 @@ def test_match_signature_helper():
 # -- replay protection -------------------------------------------------------------------------
 
 
+CALL_START = datetime(2024, 1, 15, 7, 0, 0, tzinfo=timezone.utc)  # the examples' call_start
+
+
 def test_stale_call_start_is_rejected():
+    """A call's first event comes as it starts: replayed half an hour later, refused."""
     vector = VECTORS["events"]["start"]
-    late = RECEIVED + timedelta(days=1, seconds=1)
+    late = CALL_START + timedelta(seconds=zadarma.EVENT_DELAY + 1)
     with pytest.raises(SignatureError, match="Stale event"):
         make_adapter().verify(webhook(vector["body"], vector["signature_hex"], received_at=late))
     # Exactly at the limit is still fine.
-    on_time = datetime(2024, 1, 16, 7, 0, 0, tzinfo=timezone.utc)
+    on_time = CALL_START + timedelta(seconds=zadarma.EVENT_DELAY)
     make_adapter().verify(webhook(vector["body"], vector["signature_hex"], received_at=on_time))
+
+
+def test_events_during_the_call_are_bounded_by_the_account_maximum():
+    fields = example("internal")
+    four_hours = CALL_START + timedelta(hours=4)
+    make_adapter().verify(signed_webhook(fields, received_at=four_hours))
+    with pytest.raises(SignatureError, match="limit 14400 s"):
+        make_adapter().verify(signed_webhook(fields, received_at=four_hours + timedelta(seconds=1)))
+
+
+def test_end_is_bounded_by_the_call_duration():
+    """An end comes after its duration of talk and the ringing before it, not a day later."""
+    fields = example("end_answered")
+    limit = int(fields["duration"]) + zadarma.EVENT_DELAY
+    make_adapter().verify(signed_webhook(fields, received_at=CALL_START + timedelta(seconds=limit)))
+    too_late = CALL_START + timedelta(seconds=limit + 1)
+    with pytest.raises(SignatureError, match=f"limit {limit} s"):
+        make_adapter().verify(signed_webhook(fields, received_at=too_late))
+    # The duration is not signed: a forged one widens the window up to the maximum only.
+    fields["duration"] = str(10**9)
+    with pytest.raises(SignatureError, match="limit 14400 s"):
+        make_adapter().verify(signed_webhook(fields, received_at=CALL_START + timedelta(days=1)))
 
 
 def test_max_event_age_is_configurable():
@@ -266,10 +295,16 @@ def test_unknown_timezone_is_a_configuration_error():
         )
 
 
-def test_notify_record_has_no_call_start_to_check():
+def test_notify_record_is_fresh_by_the_call_time_in_its_signed_id():
     vector = VECTORS["events"]["record"]
+    body, signature = vector["body"], vector["signature_hex"]
+    make_adapter().verify(webhook(body, signature, received_at=RECORDING_RECEIVED))
     years_later = RECEIVED + timedelta(days=3000)
-    make_adapter().verify(webhook(vector["body"], vector["signature_hex"], received_at=years_later))
+    with pytest.raises(SignatureError, match="Stale event: NOTIFY_RECORD"):
+        make_adapter().verify(webhook(body, signature, received_at=years_later))
+    fields = {"event": "NOTIFY_RECORD", "pbx_call_id": PBX_CALL_ID, "call_id_with_rec": "rec-1"}
+    with pytest.raises(SignatureError, match="names no call time"):
+        make_adapter().verify(signed_webhook(fields))
 
 
 def test_missing_or_bad_call_start_is_malformed():
@@ -602,7 +637,7 @@ def test_event_keys_deduplicate_redeliveries_only():
 
 def test_event_key_is_bounded():
     fields = example("end_answered")
-    fields["call_id_with_rec"] = "r" * 400
+    fields["caller_id"] = "r" * 400
     key = parse_one(fields).event_key
     assert len(key) <= 255 and key.startswith("NOTIFY_END|sha256:")
 
@@ -904,3 +939,13 @@ def test_rest_end_to_end_authorization_header():
     # decodes to the same value.
     assert info["headers"]["Authorization"] == tilde["authorization"]
     assert parse_qs(urlsplit(info["path"]).query)["note"] == ["a~b*c"]
+
+
+def test_event_key_is_what_the_signature_covers():
+    """A captured request replayed with other unsigned fields is the same event again."""
+    genuine = example("end_answered")
+    forged = dict(genuine, pbx_call_id="in_forged", disposition="busy", duration="1")
+    assert parse_one(forged).event_key == parse_one(genuine).event_key
+    # What is signed tells events apart.
+    other_call = dict(genuine, call_start="2024-01-15 10:00:01")
+    assert parse_one(other_call).event_key != parse_one(genuine).event_key

@@ -1,6 +1,10 @@
 import json
 import logging
+import re
+import time
 from datetime import datetime, timezone
+
+from werkzeug.exceptions import HTTPException
 
 from odoo import http
 from odoo.http import request
@@ -10,6 +14,71 @@ from .. import providers
 _logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+# What ``secrets.token_urlsafe`` (and the demo data) make; anything else is no token of
+# ours and is answered without a query (a ``%00`` would make PostgreSQL refuse it).
+WEBHOOK_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+# Where ``ir.http`` leaves the provider it found for the token, for the controller.
+PROVIDER_ENVIRON_KEY = "crm_voip.webhook_provider"
+# A flood of unknown tokens logs one line a minute per worker, not one per request.
+UNKNOWN_TOKEN_LOG_INTERVAL = 60
+_unknown_token_log = {"next": 0.0, "suppressed": 0}
+
+
+class WebhookRefused(HTTPException):
+    """A refusal before the controller runs (unknown token, body too large): a JSON
+    reason with a 4xx status, raised from ``ir.http._pre_dispatch``."""
+
+    def __init__(self, status, reason):
+        super().__init__(description=reason)
+        self.code = status
+        self.response = _json_response(status, {"status": "error", "error": reason})
+
+
+def _json_response(status, payload):
+    return request.make_response(
+        json.dumps(payload),
+        headers=[("Content-Type", "application/json")],
+        status=status,
+    )
+
+
+def _log_unknown_token():
+    now = time.monotonic()
+    if now < _unknown_token_log["next"]:
+        _unknown_token_log["suppressed"] += 1
+        return
+    suppressed, _unknown_token_log["suppressed"] = _unknown_token_log["suppressed"], 0
+    _unknown_token_log["next"] = now + UNKNOWN_TOKEN_LOG_INTERVAL
+    _logger.warning(
+        "crm_voip: webhook for an unknown token from %s (%d more in the last minute not logged)",
+        request.httprequest.remote_addr or "",
+        suppressed,
+    )
+
+
+def admit_webhook(token):
+    """Before Odoo reads a webhook's body: find the account of ``token`` and read the
+    body only for a known one, and only up to ``MAX_BODY_BYTES``. Raises
+    ``WebhookRefused``; keeps the provider and the raw body (signatures are computed
+    over the exact bytes, and some PBXs send multipart bodies with a boundary bug that
+    makes the standard form parser drop every field)."""
+    httprequest = request.httprequest
+    provider = request.env["crm.voip.provider"]
+    if isinstance(token, str) and WEBHOOK_TOKEN_RE.fullmatch(token):
+        provider = provider.sudo()._find_by_webhook_token(token)
+    if not provider:
+        _log_unknown_token()
+        raise WebhookRefused(404, "unknown webhook URL")
+    length = httprequest.content_length
+    if length is None and "chunked" in httprequest.headers.get("Transfer-Encoding", "").lower():
+        # Without a length the body could only be bounded by reading it.
+        raise WebhookRefused(411, "Content-Length required")
+    if length is not None and length > MAX_BODY_BYTES:
+        raise WebhookRefused(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    # Also bounds the form parser Odoo runs next on the same (cached) bytes.
+    httprequest.max_content_length = MAX_BODY_BYTES
+    httprequest.get_data(cache=True, parse_form_data=False)
+    httprequest.environ[PROVIDER_ENVIRON_KEY] = provider
 
 
 class CrmVoipWebhookController(http.Controller):
@@ -32,10 +101,11 @@ class CrmVoipWebhookController(http.Controller):
         save_session=False,
     )
     def crm_voip_webhook(self, token, **_kwargs):
-        provider = request.env["crm.voip.provider"].sudo()._find_by_webhook_token(token)
+        # Found by ir.http before the body was read (``admit_webhook``).
+        provider = request.httprequest.environ.get(PROVIDER_ENVIRON_KEY)
         if not provider:
-            _logger.warning("crm_voip: webhook for an unknown token from %s", self._remote_addr())
-            return self._reply(404, {"status": "error", "error": "unknown webhook URL"})
+            admit_webhook(token)
+            provider = request.httprequest.environ[PROVIDER_ENVIRON_KEY]
         # The cached id, not env.ref(), which checks that the user exists on each request.
         webhook_user_id = request.env["ir.model.data"]._xmlid_to_res_id(
             "crm_voip.user_crm_voip_webhook"
@@ -62,8 +132,8 @@ class CrmVoipWebhookController(http.Controller):
                 return self._reply(405, {"status": "error", "error": f"{expected} expected"})
             if len(webhook_request.body) > MAX_BODY_BYTES:
                 raise providers.errors.MalformedEventError("request body too large")
-            verified = adapter.verify(webhook_request)
-            call_events = adapter.parse(webhook_request)
+            # Checked for storage there: nothing refused is stored, no 500 from the PBX's input.
+            verified, call_events = providers.validation.read_webhook(adapter, webhook_request)
         except providers.errors.SignatureError as error:
             _logger.warning(
                 "crm_voip: provider %s refused a webhook from %s: %s",
@@ -156,11 +226,7 @@ class CrmVoipWebhookController(http.Controller):
 
     @staticmethod
     def _reply(status, payload):
-        return request.make_response(
-            json.dumps(payload),
-            headers=[("Content-Type", "application/json")],
-            status=status,
-        )
+        return _json_response(status, payload)
 
 
 def _record_id(value):

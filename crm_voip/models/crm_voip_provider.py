@@ -25,6 +25,7 @@ PROVIDER_FIELDS_FOR_WEBHOOKS = [
     "settings",
     "secret_settings",
     "ip_allowlist",
+    "recording_hosts",
     "unknown_caller_policy",
 ]
 # What an event and its call read of the dialled line; other fields load when asked.
@@ -120,6 +121,18 @@ class CrmVoipProvider(models.Model):
     ip_allowlist = fields.Text(
         string="Allowed source addresses",
         help="One IP address or network (CIDR) per line or comma-separated. Empty: any address.",
+    )
+    recording_hosts = fields.Text(
+        string="Recording hosts",
+        groups="base.group_system",
+        help="Other host names the PBX may send recording links on, one per line or "
+        "comma-separated. Recordings are downloaded only from the API's host, the PBX's "
+        "known storage and these.",
+    )
+    notification_sources = fields.Char(
+        string="PBX's published addresses",
+        compute="_compute_adapter_declarations",
+        help="Where the PBX says its webhooks come from: offered as the allow-list.",
     )
 
     # Behaviour
@@ -224,6 +237,7 @@ class CrmVoipProvider(models.Model):
                         "manages_subscriptions": False,
                         "shows_notification_templates": False,
                         "transport": False,
+                        "notification_sources": False,
                     }
                 )
                 continue
@@ -237,6 +251,7 @@ class CrmVoipProvider(models.Model):
                     "routes_synchronously": adapter_class.routes_synchronously,
                     "has_call_history": adapter_class.has_call_history,
                     "lists_extensions": adapter_class.lists_extensions(),
+                    "notification_sources": ", ".join(adapter_class.notification_sources) or False,
                     "manages_subscriptions": adapter_class.manages_subscriptions(),
                     "shows_notification_templates": adapter_class.shows_notification_templates(),
                     "transport": adapter_class.transport,
@@ -542,6 +557,18 @@ class CrmVoipProvider(models.Model):
             )
         return "\n".join(lines)
 
+    def action_crm_voip_use_notification_sources(self):
+        """Allow only the addresses the PBX publishes for its webhooks."""
+        if not self.env.user.has_group("base.group_system"):
+            raise AccessError(
+                self.env._("Only administrators change where webhooks may come from.")
+            )
+        for provider in self.filtered("notification_sources"):
+            provider.ip_allowlist = "\n".join(
+                provider._crm_voip_adapter_class().notification_sources
+            )
+        return True
+
     def action_rotate_webhook_token(self):
         """A new webhook URL; the PBX subscriptions we made move to it."""
         self._crm_voip_check_admin()
@@ -683,6 +710,7 @@ class CrmVoipProvider(models.Model):
         config.update(
             timezone=provider_sudo.timezone or "UTC",
             ip_allowlist=provider_sudo._ip_allowlist_entries(),
+            download_hosts=(provider_sudo.recording_hosts or "").replace(",", " ").split(),
         )
         if provider_sudo.base_url:
             config["base_url"] = provider_sudo.base_url.rstrip("/")

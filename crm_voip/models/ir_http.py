@@ -2,6 +2,7 @@ from odoo import models
 from odoo.http import request
 
 from ..callstate import states
+from ..controllers.crm_voip import admit_webhook
 
 WEBHOOK_PATH_PREFIX = "/crm_voip/webhook/"
 
@@ -11,11 +12,10 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _pre_dispatch(cls, rule, args):
-        # Keep the webhook's raw body before Odoo parses it as a form: signatures are
-        # computed over the exact bytes, and some PBXs send multipart bodies with a
-        # boundary bug that makes the standard form parser drop every field.
-        if request.httprequest.path.startswith(WEBHOOK_PATH_PREFIX):
-            request.httprequest.get_data(cache=True, parse_form_data=False)
+        # Before Odoo parses the body as a form: the token is looked up first, the body
+        # read only for a known one, bounded, and kept raw (see ``admit_webhook``).
+        if request.httprequest.path.startswith(WEBHOOK_PATH_PREFIX) and "token" in args:
+            admit_webhook(args["token"])
         return super()._pre_dispatch(rule, args)
 
     def session_info(self):

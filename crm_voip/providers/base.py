@@ -3,11 +3,12 @@
 import ipaddress
 import itertools
 import re
+import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
@@ -42,6 +43,9 @@ AUDIO_MIMETYPES = {
 # Types some servers use for any file: accepted only when the bytes look like audio.
 GENERIC_BINARY_MIMETYPES = {"", "application/octet-stream", "binary/octet-stream"}
 SNIFF_BYTES = 12
+
+# Redirects a recording download follows, each on the host it started on.
+MAX_DOWNLOAD_REDIRECTS = 3
 
 # How a PBX delivers its events (``ProviderAdapter.transport``).
 WEBHOOK = "webhook"  # it posts them to our URL
@@ -213,6 +217,13 @@ class ProviderAdapter:
     }
 
     # -- what the Odoo side reads of an adapter ------------------------------------------------
+
+    #: The source addresses (IPs, CIDR blocks) the PBX publishes for its webhooks: the
+    #: account offers them as its allow-list, and warns while it has none.
+    notification_sources = ()
+    #: Hosts the PBX serves its recordings from besides its API (``base_url``); the
+    #: administrator may add others (config ``download_hosts``).
+    recording_hosts = ()
 
     #: The account's settings this PBX needs, as ``ConfigField``s, in form order.
     config_fields = ()
@@ -392,17 +403,86 @@ class ProviderAdapter:
         """Check the credentials; return a short human-readable status line."""
         raise PermanentError(f"{self.name} has no API to test")
 
+    # -- where recordings may be downloaded from ----------------------------------------------
+
+    def download_hosts(self):
+        """The host names a recording may be downloaded from: the API's, the PBX's
+        storage hosts and the administrator's (config ``download_hosts``), lowercase."""
+        hosts = {urlsplit(self.base_url).hostname, *self.recording_hosts}
+        listed = self.config.get("download_hosts") or ()
+        if isinstance(listed, str):
+            listed = re.split(r"[\s,;]+", listed)
+        hosts.update(str(host).strip() for host in listed)
+        return {host.lower().rstrip(".") for host in hosts if host}
+
+    @staticmethod
+    def _addresses(host):
+        """The IP addresses ``host`` is (an IP literal) or resolves to; empty if unknown."""
+        try:
+            return [ipaddress.ip_address(host)]
+        except ValueError:
+            pass
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return []
+        return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+
+    @staticmethod
+    def _is_internal(address):
+        return not address.is_global or address.is_multicast
+
+    def _check_download_url(self, url):
+        """Refuse a recording URL on a host this account does not trust, or on a private
+        or loopback address unless the account's own API is one (a self-hosted PBX):
+        a PBX API, or whoever answers in its name, must not make Odoo fetch from the
+        inside of its network. Returns the URL's host."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        if parts.scheme not in ("http", "https") or not host:
+            raise PermanentError(f"{self.name}: recording URL is not http(s)")
+        if host not in self.download_hosts():
+            raise PermanentError(
+                f"{self.name}: recording host {host!r} is not the PBX's; an administrator "
+                f"may add it to the account's recording hosts"
+            )
+        addresses = self._addresses(host)
+        if not addresses or any(self._is_internal(address) for address in addresses):
+            base_host = urlsplit(self.base_url).hostname or ""
+            base_addresses = self._addresses(base_host) if base_host else []
+            if not (base_addresses and all(map(self._is_internal, base_addresses))):
+                raise PermanentError(
+                    f"{self.name}: recording host {host!r} is a private or unknown address"
+                )
+        return host
+
     def download(self, url, max_bytes, chunk_size=65536):
         """Start downloading the audio file at ``url``: an ``AudioDownload`` whose chunks
         stream the file.
 
-        Raises ``PermanentError`` if the file exceeds ``max_bytes`` (announced, or while
-        streaming) or is not mp3/wav/ogg audio (the declared type checked against the
-        first bytes).
+        Only from a host the account trusts (``_check_download_url``); a redirect is
+        followed on the same host only. Raises ``PermanentError`` if the file exceeds
+        ``max_bytes`` (announced, or while streaming) or is not mp3/wav/ogg audio (the
+        declared type checked against the first bytes).
         """
         if not max_bytes or max_bytes <= 0:
             raise ValueError("max_bytes must be a positive number of bytes")
-        response = self._request("GET", url, headers=self._download_headers(url), stream=True)
+        host = self._check_download_url(url)
+        for _redirect in range(MAX_DOWNLOAD_REDIRECTS + 1):
+            response = self._request(
+                "GET", url, headers=self._download_headers(url), stream=True,
+                allow_redirects=False,
+            )  # fmt: skip
+            if not response.is_redirect:
+                break
+            location = response.headers.get("Location") or ""
+            response.close()
+            url = urljoin(url, location)
+            if (urlsplit(url).hostname or "").lower().rstrip(".") != host:
+                raise PermanentError(f"{self.name}: recording download redirected to another host")
+            self._check_download_url(url)
+        else:
+            raise PermanentError(f"{self.name}: too many redirects downloading a recording")
         try:
             self._check_response(response, self._error_message(response))
             declared = (response.headers.get("Content-Length") or "").strip()

@@ -7,6 +7,7 @@ replay window, one event or a batch of up to 100, idempotent on the sender's eve
 import hashlib
 import hmac
 import json
+import math
 import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
@@ -144,6 +145,8 @@ class _EventReader:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(name, "expected an integer number of seconds")
+        if isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity, 1e400
+            raise self.error(name, "expected a finite number of seconds")
         if value != int(value) or value < 0:
             raise self.error(name, "expected a non-negative integer number of seconds")
         return int(value)
@@ -231,6 +234,8 @@ class GenericWebhookAdapter(ProviderAdapter):
             raise MalformedEventError("Body is not valid UTF-8") from None
         except ValueError as error:
             raise MalformedEventError(f"Body is not valid JSON: {error}") from None
+        except RecursionError:
+            raise MalformedEventError("Body is nested too deeply") from None
         if not isinstance(payload, dict):
             raise MalformedEventError("Body must be a JSON object")
         if "events" in payload:

@@ -171,7 +171,9 @@ def _epoch(value):
 def _event_key(*parts):
     key = "|".join(str(part) for part in parts)
     if len(key) > ev.EVENT_KEY_MAX_LEN:
-        key = f"{parts[0]}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        # surrogatepass: a lone surrogate (refused later) must not fail the hashing.
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        key = f"{parts[0]}|sha256:{digest}"
     return key
 
 
@@ -307,7 +309,7 @@ class MangoAdapter(ProviderAdapter):
     def _payload(form):
         try:
             payload = json.loads(form["json"])
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             raise MalformedEventError("Field 'json' is not JSON") from None
         if not isinstance(payload, dict):
             raise MalformedEventError("Field 'json' is not a JSON object")
@@ -586,6 +588,9 @@ class MangoAdapter(ProviderAdapter):
         }
         self._post("commands/route", payload, timeout=timeout)
         return True
+
+    #: Where ``queries/recording/post`` redirects to (one-time links).
+    recording_hosts = ("files.mango-office.ru",)
 
     def recording_link(self, recording_ref, call_id=None):
         """``queries/recording/post`` answers with a redirect to a one-time link: read the

@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from . import events as ev
 from .base import ConfigField, ProviderAdapter, _lt
@@ -115,14 +115,16 @@ def _text(value, limit=128):
 def _event_key(*parts):
     key = "|".join(str(part) for part in parts)
     if len(key) > ev.EVENT_KEY_MAX_LEN:
-        key = f"{parts[0]}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        # surrogatepass: a lone surrogate (refused later) must not fail the hashing.
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        key = f"{parts[0]}|sha256:{digest}"
     return key
 
 
 def _micro_seconds(value):
     """Whole seconds of Telfin's microsecond counts (``Duration``)."""
-    text = _text(value)
-    if not text.isdigit():
+    text = _text(value, 32)
+    if not (text.isascii() and text.isdigit()):
         return None
     return int(round(int(text) / 1_000_000))
 
@@ -249,7 +251,7 @@ class TelfinAdapter(ProviderAdapter):
         """``EventTime``: microseconds since 1970 as Telfin sends it; a local time string
         (``YYYY-MM-DD hh:mm:ss``, the account's zone) is read too."""
         text = _text(value, 32)
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             number = int(text)
             for scale in (1_000_000, 1_000, 1):  # µs, ms, s by magnitude
                 if number >= 1e9 * scale:
@@ -261,9 +263,9 @@ class TelfinAdapter(ProviderAdapter):
         if text:
             try:
                 local = datetime.strptime(text[:19], HISTORY_FORMAT)
-            except ValueError:
+                return local.replace(tzinfo=self.account_timezone()).astimezone(timezone.utc)
+            except (ValueError, OverflowError):  # OverflowError: year 1 shifted by the zone
                 return fallback
-            return local.replace(tzinfo=self.account_timezone()).astimezone(timezone.utc)
         return fallback
 
     def parse(self, request):
@@ -585,6 +587,12 @@ class TelfinAdapter(ProviderAdapter):
         if not url:
             raise PermanentError("Telfin gave no recording link")
         return RecordingLink(url=url)
+
+    #: Where ``storage_url`` points (``record_url``).
+    recording_hosts = ("storage.telphin.ru",)
+
+    def download_hosts(self):
+        return super().download_hosts() | {urlsplit(self.api_host).hostname or ""} - {""}
 
     def _download_headers(self, url):
         """Our own API's file endpoint wants the bearer token; storage links do not."""

@@ -206,6 +206,8 @@ _MEDIA_PATH_RE = re.compile(r"/system/media/(?:talk|wav)/(\d+)/([A-Za-z0-9_-]+)/
 _RECORDING_PAIR_RE = re.compile(r"^(\d+)/([A-Za-z0-9_-]+)$")
 # Unix times outside 2000..2100 are mistakes; above, milliseconds.
 _UNIX_RANGE = (946684800, 4102444800)
+# A call's length beyond a week is no length (it would also overflow the time arithmetic).
+MAX_CALL_SECONDS = 7 * 86400
 
 
 # -- lenient reading of a rendered template ---------------------------------------------------
@@ -254,6 +256,8 @@ def read_notification(body):
         raise MalformedEventError("UIS notification body is not UTF-8") from None
     try:
         payload = json.loads(text)
+    except RecursionError:
+        raise MalformedEventError("UIS notification body is nested too deeply") from None
     except ValueError:
         payload = _tolerant_fields(text)
         if not payload:
@@ -294,11 +298,11 @@ def parse_uis_time(value, tzinfo):
     date_part, time_part, fraction = match.groups()
     try:
         moment = datetime.strptime(f"{date_part} {time_part}", UIS_TIME)
-    except ValueError:
+        if fraction:
+            moment = moment.replace(microsecond=int(fraction[:6].ljust(6, "0")))
+        return moment.replace(tzinfo=tzinfo).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted by the zone
         return None
-    if fraction:
-        moment = moment.replace(microsecond=int(fraction[:6].ljust(6, "0")))
-    return moment.replace(tzinfo=tzinfo).astimezone(timezone.utc)
 
 
 def unanswered_disposition(finish_reason):
@@ -309,7 +313,9 @@ def unanswered_disposition(finish_reason):
 def _event_key(*parts):
     key = "|".join(str(part) for part in parts)
     if len(key) > ev.EVENT_KEY_MAX_LEN:
-        key = f"{parts[0]}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        # surrogatepass: a lone surrogate (refused later) must not fail the hashing.
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        key = f"{parts[0]}|sha256:{digest}"
     return key
 
 
@@ -408,6 +414,9 @@ class UisAdapter(ProviderAdapter):
         """Where recordings are served: ``https://app.<domain>`` (or the base URL)."""
         return self.base_url if self.config.get("base_url") else f"https://app.{self._domain}"
 
+    def download_hosts(self):
+        return super().download_hosts() | {urlsplit(self.media_url).hostname or ""} - {""}
+
     # -- notification templates ------------------------------------------------------------
 
     def notification_templates(self, webhook_url):
@@ -460,7 +469,8 @@ class UisAdapter(ProviderAdapter):
         given = fields.get(SECRET_FIELD, "")
         if not given:
             raise SignatureError("UIS notification carries no secret")
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        # "replace": a lone surrogate (a JSON escape) is no secret, and no 500 either.
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
             raise SignatureError("UIS notification secret does not match")
         kind = fields.get(EVENT_FIELD, "")
         if kind not in TEMPLATE_FIELDS:
@@ -534,7 +544,7 @@ class UisAdapter(ProviderAdapter):
                 )
                 numbers["extension"] = employee if numbers["direction"] == ev.OUTBOUND else ""
             total = _int(fields.get("total_time_duration"))
-            if total and total > 0:
+            if total and 0 < total <= MAX_CALL_SECONDS:
                 values["call_started_at"] = occurred - timedelta(seconds=total)
             key = _event_key(fields[EVENT_FIELD], session)
         else:  # CALL_STARTED, OUTGOING_STARTED
@@ -546,12 +556,15 @@ class UisAdapter(ProviderAdapter):
         the documented media URL, the link itself when it is https on UIS's own domain,
         else the whole call (resolved through the Data API)."""
         link = _clean(file_link)
-        parts = urlsplit(link) if link else None
+        try:
+            parts = urlsplit(link) if link else None
+            host = (parts.hostname or "").lower() if parts else ""
+        except ValueError:  # not a URL ("Invalid IPv6 URL", a bad port): not UIS's link
+            parts = None
         if parts and parts.scheme in ("http", "https"):
             match = _MEDIA_PATH_RE.search(parts.path)
             if match:
                 return f"{match.group(1)}/{match.group(2)}"
-            host = (parts.hostname or "").lower()
             if parts.scheme == "https" and (
                 host == self._domain or host.endswith("." + self._domain)
             ):

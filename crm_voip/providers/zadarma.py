@@ -69,6 +69,24 @@ DISPOSITION_MAP = {
 
 # Signatures carry no timestamp: an event is only accepted this far ahead of our clock.
 FUTURE_TOLERANCE = 600
+# Events of a call are accepted this long after its ``call_start`` (the account setting):
+# no call lasts longer. A captured request can be replayed only within it.
+DEFAULT_MAX_EVENT_AGE = 4 * 3600
+# A call's first event comes as it starts; its end ``duration`` seconds of talk later,
+# after ringing, menus and queues (at most this long) and delivery.
+START_EVENTS = frozenset({"NOTIFY_START", "NOTIFY_OUT_START"})
+END_EVENTS = frozenset({"NOTIFY_END", "NOTIFY_OUT_END"})
+EVENT_DELAY = 1800
+# Zadarma posts several of these per call, one per extension (``internal``, unsigned):
+# each extension rung, answering (a transfer), hanging up.
+PER_EXTENSION_EVENTS = frozenset(
+    {"NOTIFY_INTERNAL", "NOTIFY_ANSWER", "NOTIFY_END", "NOTIFY_OUT_END"}
+)
+# ``call_id_with_rec`` is ``1-<unix time of the call>.<micro>-<extension>-<local time>``.
+_RECORDING_TIME_RE = re.compile(r"^\d+-(\d{9,11})\.\d+-")
+# Where Zadarma's notifications come from: the address of the vendor's own example
+# (my.zadarma.com/api/, its SDKs), within the /30 block integrators allow.
+NOTIFICATION_SOURCES = ("185.45.152.40/30",)
 ECHO_MAX_LEN = 128
 STATS_PAGE_SIZE = 1000
 # The statistics API accepts at most one month per request.
@@ -271,10 +289,11 @@ class ZadarmaAdapter(ProviderAdapter):
             _lt("Maximum call age (s)"),
             _lt(
                 "Zadarma's signatures carry no timestamp: events of calls started longer "
-                "ago are refused as replays."
+                "ago are refused as replays (a call's first event, and its end after its "
+                "duration, within a shorter window still)."
             ),
             kind="integer",
-            default=86400,
+            default=DEFAULT_MAX_EVENT_AGE,
         ),
         ConfigField(
             "recording_lifetime",
@@ -289,6 +308,7 @@ class ZadarmaAdapter(ProviderAdapter):
     whole_call_ref_prefix = PBX_CALL_REF_PREFIX
     routes_synchronously = True
     has_call_history = True
+    notification_sources = NOTIFICATION_SOURCES
 
     # -- webhooks ------------------------------------------------------------------------------
 
@@ -331,55 +351,88 @@ class ZadarmaAdapter(ProviderAdapter):
         return f"signature {encoding}"
 
     def _check_freshness(self, form, now):
-        """Replay protection: the signature has no timestamp, so bound the age of
-        ``call_start`` instead (NOTIFY_RECORD has none)."""
-        if form["event"] == "NOTIFY_RECORD":
-            return
-        started = self._call_start(form)
-        if started is None:
-            raise MalformedEventError("Missing field 'call_start'")
-        age = (now - started).total_seconds()
+        """Replay protection: the signature has no timestamp, so bound the age of the
+        call's start (``call_start``, or the time in a recording's signed id): by the
+        account's maximum, by less for the events that come at the call's start and
+        end. The duration is not signed: a forged one only widens the end's window up
+        to the maximum."""
+        event = form["event"]
         max_age = int(self._setting("max_event_age"))
+        if event == "NOTIFY_RECORD":
+            started = self._recording_call_start(form.get("call_id_with_rec", ""))
+            if started is None:
+                raise SignatureError(
+                    "NOTIFY_RECORD: the recording id names no call time; its age is unknown"
+                )
+        else:
+            started = self._call_start(form)
+            if started is None:
+                raise MalformedEventError("Missing field 'call_start'")
+            if event in START_EVENTS:
+                max_age = min(max_age, EVENT_DELAY)
+            elif event in END_EVENTS:
+                duration = _int_or_none(form.get("duration"))
+                if duration is not None and duration >= 0:
+                    max_age = min(max_age, duration + EVENT_DELAY)
+        age = (now - started).total_seconds()
         if age > max_age:
             raise SignatureError(
-                f"Stale event: call_start {form['call_start']} is {int(age)} s old "
-                f"(limit {max_age} s)"
+                f"Stale event: {event} of a call started {int(age)} s ago (limit {max_age} s)"
             )
         if age < -FUTURE_TOLERANCE:
             raise SignatureError(
-                f"call_start {form['call_start']} is {int(-age)} s in the future "
+                f"{event} of a call starting {int(-age)} s in the future "
                 f"(check the timezone setting)"
             )
+
+    @staticmethod
+    def _recording_call_start(recording_id):
+        """The call's start in a recording id (``1-1458313316.343456-100-...``), or None."""
+        match = _RECORDING_TIME_RE.match(recording_id or "")
+        if not match:
+            return None
+        return datetime.fromtimestamp(int(match.group(1)), timezone.utc)
 
     def _local_datetime(self, value, field_name):
         """A Zadarma account-local time string (``YYYY-MM-DD HH:MM:SS``) as aware UTC."""
         value = (value or "").strip()
         if not value:
             return None
-        if value.isdigit():
-            return datetime.fromtimestamp(int(value), timezone.utc)
+        # Any input gives a time or this refusal: a huge or non-ASCII number, year 1
+        # shifted by the zone, overflow in the conversions otherwise.
+        refusal = MalformedEventError(
+            f"Field '{field_name}' is not a 'YYYY-MM-DD HH:MM:SS' time: {value[:40]!r}"
+        )
         try:
+            if value.isdigit():
+                if not value.isascii() or len(value) > 12:
+                    raise refusal
+                return datetime.fromtimestamp(int(value), timezone.utc)
             moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise MalformedEventError(
-                f"Field '{field_name}' is not a 'YYYY-MM-DD HH:MM:SS' time: {value[:40]!r}"
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.account_timezone())
-        return moment.astimezone(timezone.utc)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=self.account_timezone())
+            return moment.astimezone(timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise refusal from None
 
     def _call_start(self, form):
         return self._local_datetime(form.get("call_start"), "call_start")
 
     @staticmethod
     def _event_key(form):
-        parts = [
-            form.get(name, "")
-            for name in ("event", "pbx_call_id", "internal", "call_id_with_rec", "disposition")
-        ]
+        """The event and what its signature covers: a captured request replayed with
+        other unsigned fields (another ``pbx_call_id``, disposition, duration) is the
+        same event again, a duplicate. The extension is added for the events Zadarma
+        posts once per extension; it is not signed."""
+        event = form.get("event", "")
+        parts = [event, *(form.get(name, "") for name in SIG_FIELDS.get(event, ()))]
+        if event in PER_EXTENSION_EVENTS:
+            parts.append(form.get("internal", ""))
         key = "|".join(parts)
         if len(key) > ev.EVENT_KEY_MAX_LEN:
-            key = f"{parts[0]}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+            # surrogatepass: a lone surrogate (refused later) must not fail the hashing.
+            digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+            key = f"{parts[0]}|sha256:{digest}"
         return key
 
     def parse(self, request):

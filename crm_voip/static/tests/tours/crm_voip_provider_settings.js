@@ -20,7 +20,7 @@ registry.category("web_tour.tours").add("crm_voip_provider_settings", {
         },
         {
             content: "...and for its own options, with their defaults shown",
-            trigger: ".o_crm_voip_settings [data-setting=max_event_age] input[placeholder='86400']",
+            trigger: ".o_crm_voip_settings [data-setting=max_event_age] input[placeholder='14400']",
         },
         {
             content: "Switch to the generic webhook",
