@@ -73,7 +73,8 @@ FUTURE_TOLERANCE = 600
 # no call lasts longer. A captured request can be replayed only within it.
 DEFAULT_MAX_EVENT_AGE = 4 * 3600
 # A call's first event comes as it starts; its end ``duration`` seconds of talk later,
-# after ringing, menus and queues (at most this long) and delivery.
+# after ringing, menus and queues (at most this long) and delivery. Only while the
+# account's maximum age is at most the default.
 START_EVENTS = frozenset({"NOTIFY_START", "NOTIFY_OUT_START"})
 END_EVENTS = frozenset({"NOTIFY_END", "NOTIFY_OUT_END"})
 EVENT_DELAY = 1800
@@ -368,9 +369,12 @@ class ZadarmaAdapter(ProviderAdapter):
             started = self._call_start(form)
             if started is None:
                 raise MalformedEventError("Missing field 'call_start'")
-            if event in START_EVENTS:
+            # An account whose maximum is raised above the default (to replay an
+            # outage's history) takes every event within it.
+            tight = max_age <= DEFAULT_MAX_EVENT_AGE
+            if tight and event in START_EVENTS:
                 max_age = min(max_age, EVENT_DELAY)
-            elif event in END_EVENTS:
+            elif tight and event in END_EVENTS:
                 duration = _int_or_none(form.get("duration"))
                 if duration is not None and duration >= 0:
                     max_age = min(max_age, duration + EVENT_DELAY)
