@@ -53,6 +53,7 @@ import collections
 import concurrent.futures
 import dataclasses
 import http.client
+import itertools
 import os
 import pathlib
 import queue
@@ -63,7 +64,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import _common
 from _common import Timings, percentile, phase, say
@@ -80,6 +81,8 @@ from vats_simulator import (
 from vats_simulator.scenarios import build_plan
 
 SEED = 4242
+PLAN_START = datetime.now(timezone.utc)
+CALL_SECONDS = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,11 @@ def plan_calls(count, rng, known_numbers, accounts, providers):
             params.update(number=number, extension=extensions[0])
         else:
             params["caller"] = "+" + number if PBXS[provider].plus_caller else number
-        # Calls start now (build_plan's default): Mango refuses events older than a day.
+        # Calls start in the last minutes, each in a second of its own: a PBX refuses
+        # events of calls started too long ago (Zadarma: a start after 30 min), and two
+        # calls from one number to one line in the same second would be one call to a
+        # PBX that signs only those (Zadarma).
+        params["call_start"] = PLAN_START - timedelta(seconds=next(CALL_SECONDS) % 1500)
         account = accounts[provider]
         plan = build_plan(provider, scenario, tzinfo=getattr(account, "tzinfo", None), **params)
         module = pbx.get(provider)
