@@ -20,6 +20,20 @@ GENERIC_SECRET = "generic-secret"
 GENERIC_API_KEY = "generic-api-key"
 
 
+def user_of_company(env, company, login, groups="sales_team.group_sale_salesman"):
+    """A user of ``company`` alone (a salesperson by default) who logs in with his login
+    as his password: the attacker of the access tests."""
+    user = new_test_user(
+        env,
+        login,
+        groups=groups,
+        company_id=company.id,
+        company_ids=[Command.set(company.ids)],
+    )
+    user.password = login
+    return user
+
+
 class CrmVoipCommon(TransactionCase):
     @classmethod
     def setUpClass(cls):

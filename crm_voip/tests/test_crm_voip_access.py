@@ -10,6 +10,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
+from .common import user_of_company
 from .common_http import CrmVoipHttpCommon
 
 CALLBACK_PATH = "/v1/request/callback/"
@@ -23,13 +24,7 @@ class CrmVoipAccessCommon(CrmVoipHttpCommon):
         cls.company_2 = cls.env["res.company"].create(
             {"name": "VoIP Access Co 2", "country_id": cls.env.ref("base.ru").id}
         )
-        cls.stranger = new_test_user(
-            cls.env,
-            "voip_stranger_co2",
-            groups="sales_team.group_sale_salesman",
-            company_id=cls.company_2.id,
-            company_ids=[Command.set(cls.company_2.ids)],
-        )
+        cls.stranger = user_of_company(cls.env, cls.company_2, "voip_stranger_co2")
         cls.zadarma_2 = (
             cls.env["crm.voip.provider"]
             .with_context(allowed_company_ids=cls.company_2.ids)
@@ -358,14 +353,9 @@ class TestPublicMethodsAccess(CrmVoipAccessCommon):
             "voip_stranger_co2", "crm.voip.provider", "crm_voip_simulate_call", [self.zadarma.ids]
         )
         # Another company's manager: its account is not his.
-        manager_2 = new_test_user(
-            self.env,
-            "voip_manager_co2",
-            groups="sales_team.group_sale_manager",
-            company_id=self.company_2.id,
-            company_ids=[Command.set(self.company_2.ids)],
+        user_of_company(
+            self.env, self.company_2, "voip_manager_co2", "sales_team.group_sale_manager"
         )
-        manager_2.password = manager_2.login
         for method in (
             "action_crm_voip_import_extensions",
             "action_crm_voip_open_failed_recordings",
@@ -403,14 +393,9 @@ class TestPublicMethodsAccess(CrmVoipAccessCommon):
         shared = self.env["res.partner"].create({"name": "Shared client", "company_id": False})
         self.unassigned_call.partner_id = shared
         self.recording.flush_recordset()
-        manager_2 = new_test_user(
-            self.env,
-            "voip_manager_co2_erase",
-            groups="sales_team.group_sale_manager",
-            company_id=self.company_2.id,
-            company_ids=[Command.set(self.company_2.ids)],
+        user_of_company(
+            self.env, self.company_2, "voip_manager_co2_erase", "sales_team.group_sale_manager"
         )
-        manager_2.password = manager_2.login
         self.rpc(
             "voip_manager_co2_erase",
             "res.partner",

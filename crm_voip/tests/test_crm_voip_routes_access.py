@@ -2,11 +2,10 @@
 player) attacked by a salesperson of another team and of another company: nothing of a
 call beyond his rights, and ids that are not ids answered like unknown ones, never 500."""
 
-from odoo.fields import Command
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from .common import CrmVoipCommon
+from .common import CrmVoipCommon, user_of_company
 
 NOT_YOURS = "This call does not exist or is not yours."
 
@@ -17,13 +16,7 @@ class TestRoutesAccess(HttpCase, CrmVoipCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company_2 = cls.env["res.company"].create({"name": "Routes Second Co"})
-        cls.seller_2 = new_test_user(
-            cls.env,
-            "voip_routes_seller_2",
-            groups="sales_team.group_sale_salesman",
-            company_id=cls.company_2.id,
-            company_ids=[Command.set(cls.company_2.ids)],
-        )
+        cls.seller_2 = user_of_company(cls.env, cls.company_2, "voip_routes_seller_2")
         cls.anna_call = cls.env["crm.voip.call"].create(
             {
                 "provider_id": cls.zadarma.id,

@@ -4,10 +4,11 @@ of another team (not an agent of the campaign) and of another company: refused. 
 calls share) never ends someone else's call, nor a call the scheduler has sent."""
 
 from odoo.fields import Command
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
+from odoo.addons.crm_voip.tests.common import user_of_company
 from odoo.addons.crm_voip.tests.common_http import CrmVoipHttpCommon
 
 from .common import DialerMixin
@@ -22,14 +23,7 @@ class TestDialerAccess(DialerMixin, CrmVoipHttpCommon):
         super().setUpClass()
         cls._dialer_setup()
         cls.company_2 = cls.env["res.company"].create({"name": "Dialer Access Co 2"})
-        cls.stranger = new_test_user(
-            cls.env,
-            "voip_dialer_stranger",
-            groups="sales_team.group_sale_salesman",
-            company_id=cls.company_2.id,
-            company_ids=[Command.set(cls.company_2.ids)],
-        )
-        cls.stranger.password = cls.stranger.login
+        cls.stranger = user_of_company(cls.env, cls.company_2, "voip_dialer_stranger")
         partners = cls._partners(3)
         # Anna alone is an agent: Other (another team) is not.
         cls.campaign = cls._campaign(partners, agent_user_ids=[Command.set(cls.salesman_anna.ids)])

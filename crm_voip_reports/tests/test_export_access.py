@@ -8,11 +8,10 @@ import json
 import openpyxl
 
 from odoo import http
-from odoo.fields import Command
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.crm_voip.tests.common import CrmVoipCommon
+from odoo.addons.crm_voip.tests.common import CrmVoipCommon, user_of_company
 
 URL = "/crm_voip_reports/export_xlsx"
 
@@ -23,13 +22,7 @@ class TestExportAccess(HttpCase, CrmVoipCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company_2 = cls.env["res.company"].create({"name": "VoIP Secret Second Co"})
-        cls.seller_2 = new_test_user(
-            cls.env,
-            "voip_export_seller_2",
-            groups="sales_team.group_sale_salesman",
-            company_id=cls.company_2.id,
-            company_ids=[Command.set(cls.company_2.ids)],
-        )
+        cls.seller_2 = user_of_company(cls.env, cls.company_2, "voip_export_seller_2")
         cls.partner_2 = cls.env["res.partner"].create(
             {"name": "Hidden Partner of Co2", "company_id": cls.company_2.id}
         )

@@ -1,8 +1,9 @@
 """The reports' one public method, through real RPC: the dashboard of a salesperson of
 another team and of another company shows none of Anna's figures."""
 
-from odoo.fields import Command
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
+
+from odoo.addons.crm_voip.tests.common import user_of_company
 
 from .common import CrmVoipReportsCommon
 
@@ -24,14 +25,7 @@ class TestReportDashboardAccess(CrmVoipReportsCommon):
 
     def test_dashboard_of_another_team_and_company(self):
         company_2 = self.env["res.company"].create({"name": "VoIP Report Access Co 2"})
-        stranger = new_test_user(
-            self.env,
-            "voip_report_stranger",
-            groups="sales_team.group_sale_salesman",
-            company_id=company_2.id,
-            company_ids=[Command.set(company_2.ids)],
-        )
-        stranger.password = stranger.login
+        stranger = user_of_company(self.env, company_2, "voip_report_stranger")
         anna = {p["user_id"] for p in self.dashboard("voip_anna")["salespeople"]}
         self.assertIn(self.salesman_anna.id, anna, "the ledger has Anna's calls")
         for user in (self.salesman_other, stranger):

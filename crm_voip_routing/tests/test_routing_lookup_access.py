@@ -5,9 +5,10 @@ input answers 4xx with the reason."""
 import json
 from urllib.parse import urlencode
 
-from odoo.fields import Command
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
+
+from odoo.addons.crm_voip.tests.common import user_of_company
 
 from .common import MONDAY_10, CrmVoipRoutingCommon, msk
 
@@ -21,13 +22,7 @@ class TestRoutingLookupAccess(HttpCase, CrmVoipRoutingCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company_2 = cls.env["res.company"].create({"name": "Lookup Second Co"})
-        cls.seller_2 = new_test_user(
-            cls.env,
-            "voip_lookup_seller_2",
-            groups="sales_team.group_sale_salesman",
-            company_id=cls.company_2.id,
-            company_ids=[Command.set(cls.company_2.ids)],
-        )
+        cls.seller_2 = user_of_company(cls.env, cls.company_2, "voip_lookup_seller_2")
         cls.env["crm.voip.provider"].create(
             {
                 "name": "Second PBX",
