@@ -100,6 +100,19 @@ class CrmVoipHttpCommon(HttpCase, CrmVoipCommon):
         self.env.invalidate_all()
         return deliveries
 
+    def rpc(self, login, model, method, args, **kwargs):
+        """``model.method(*args, **kwargs)`` as ``login`` (his login is his password),
+        through /web/dataset/call_kw, as the browser calls it."""
+        self.authenticate(login, login)
+        self.env.flush_all()
+        try:
+            return self.make_jsonrpc_request(
+                f"/web/dataset/call_kw/{model}/{method}",
+                {"model": model, "method": method, "args": args, "kwargs": kwargs},
+            )
+        finally:
+            self.env.invalidate_all()
+
     def send(self, provider, payloads):
         """Post hand-picked payloads (e.g. a call that is not over yet); each must get 200."""
         self.env.flush_all()

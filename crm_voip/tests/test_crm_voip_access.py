@@ -101,18 +101,6 @@ class CrmVoipAccessCommon(CrmVoipHttpCommon):
         )
         cls.outcome = cls.env["crm.voip.call.outcome"].create({"name": "Access: interested"})
 
-    def rpc(self, login, model, method, args, **kwargs):
-        """``model.method(*args, **kwargs)`` as ``login``, through /web/dataset/call_kw."""
-        self.authenticate(login, login)
-        self.env.flush_all()
-        try:
-            return self.make_jsonrpc_request(
-                f"/web/dataset/call_kw/{model}/{method}",
-                {"model": model, "method": method, "args": args, "kwargs": kwargs},
-            )
-        finally:
-            self.env.invalidate_all()
-
     def assertRefused(self, login, model, method, args, **kwargs):
         with (
             mute_logger("odoo.http"),

@@ -32,17 +32,6 @@ class TestDialerAccess(DialerMixin, CrmVoipHttpCommon):
             {"name": "Co 2 verdict", "company_id": cls.company_2.id}
         )
 
-    def rpc(self, login, model, method, args, **kwargs):
-        self.authenticate(login, login)
-        self.env.flush_all()
-        try:
-            return self.make_jsonrpc_request(
-                f"/web/dataset/call_kw/{model}/{method}",
-                {"model": model, "method": method, "args": args, "kwargs": kwargs},
-            )
-        finally:
-            self.env.invalidate_all()
-
     def assertRefused(self, login, model, method, args, **kwargs):
         with (
             mute_logger("odoo.http"),
