@@ -65,37 +65,54 @@ class AmiDecoder:
         self.dropped = 0  # malformed lines and oversized frames skipped
 
     def feed(self, data):
-        self._buffer += data
         messages = []
-        while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                break
-            raw = self._buffer[:end]
-            self._buffer = self._buffer[end + 1 :]
-            self._line(raw, messages)
+        buffer = self._buffer + data
+        end = buffer.rfind(b"\n")
+        if end < 0:
+            self._buffer = buffer
+        else:
+            # Whole lines are decoded and split at once; a cut UTF-8 character can only be
+            # in the unfinished last line, which waits in the buffer.
+            self._buffer = buffer[end + 1 :]
+            text = buffer[:end].decode("utf-8", "replace")
+            self._frame_bytes += end + 1
+            message = self._message
+            for line in text.split("\n"):
+                if line.endswith("\r"):
+                    line = line[:-1]
+                key, sep, value = line.partition(": ")
+                if (
+                    sep
+                    and self._follows is None
+                    and not self._expect_banner
+                    and key not in message
+                    and " " not in key
+                    and message.get("Response") != "Follows"
+                ):
+                    message[key] = value  # the common case: a new key of the message
+                    continue
+                self._line(line, messages)
+                message = self._message
         if len(self._buffer) + self._frame_bytes > MAX_FRAME_BYTES:
             self._drop(f"frame longer than {MAX_FRAME_BYTES} bytes")
             self._buffer = b""
         return messages
 
-    def _drop(self, reason, line=b""):
+    def _drop(self, reason, line=""):
         self.dropped += 1
         _logger.warning("AMI: skipped %s %r", reason, line[:80])
         self._message = {}
         self._follows = None
         self._frame_bytes = 0
 
-    def _line(self, raw, messages):
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        line = raw.decode("utf-8", "replace")
-        self._frame_bytes += len(raw) + 2
+    def _line(self, line, messages):
         if self._expect_banner and not self._message and line.startswith(BANNER_PREFIX):
             self._expect_banner = False
             self._frame_bytes = 0
             messages.append({"Banner": line})
             return
+        if self._expect_banner and line:
+            self._expect_banner = False  # no banner: a server that does not send one
         if self._follows is not None:
             if line.strip() == END_COMMAND:
                 self._message["Output"] = "\n".join(self._follows)
