@@ -13,7 +13,7 @@ import time
 
 import pytest
 from pbx_bridge import amiwire
-from pbx_bridge.fold import AmiFolder, endpoint_of
+from pbx_bridge.fold import AmiFolder, AriFolder, endpoint_of
 from voip_callstate import machine, states
 from voip_providers.events import WebhookRequest
 from voip_providers.generic import GenericWebhookAdapter
@@ -432,3 +432,145 @@ def test_folding_speed_is_measured():
         folder.feed(message)
     rate = len(messages) / (time.perf_counter() - began)
     assert rate > 1000
+
+
+def channel(name, uid, linkedid="1705302000.1", **fields):
+    return {"Channel": name, "Uniqueid": uid, "Linkedid": linkedid, **fields}
+
+
+def dial(event, caller, dest, **fields):
+    extra = {"DestChannel": dest["Channel"], "DestUniqueid": dest["Uniqueid"], **fields}
+    return {"Event": event, **caller, **extra}
+
+
+def at(seconds, message):
+    return {**message, "Timestamp": f"{START + seconds:.6f}"}
+
+
+def test_follow_me_answered_on_a_mobile_is_answered_by_its_extension():
+    trunk = channel("PJSIP/trunk-00000001", "1705302000.1", Context="from-pstn", Exten="7495")
+    trunk["CallerIDNum"] = "79161234567"
+    one = channel("Local/101@from-internal-00000002;1", "1705302000.2")
+    two = channel("Local/101@from-internal-00000002;2", "1705302000.3")
+    mobile = channel("PJSIP/trunk-00000004", "1705302000.4")
+    stream_ = [
+        at(0, {"Event": "Newchannel", **trunk}),
+        at(1, {"Event": "Newchannel", **one}),
+        at(1, {"Event": "Newchannel", **two}),
+        at(1, dial("DialBegin", trunk, one)),
+        at(1, {"Event": "Newchannel", **mobile}),
+        at(1, dial("DialBegin", two, mobile, DialString="trunk/79990001122")),
+        at(9, dial("DialEnd", two, mobile, DialStatus="ANSWER")),
+        at(9, dial("DialEnd", trunk, one, DialStatus="ANSWER")),
+        *[at(30, {"Event": "Hangup", **c, "Cause": "16"}) for c in (mobile, two, one, trunk)],
+    ]
+    folder, events = fold(stream_)
+    assert summary(events) == [
+        ("started", "", "", 0),
+        ("answered", "101", "", 9),
+        ("ended", "101", "answered", 30),
+    ]
+    assert events[-1]["duration"] == 21 and folder.open_calls() == 0
+
+
+def test_internal_call_between_two_phones():
+    caller = channel("PJSIP/100-00000001", "1705302000.1", Context="from-internal", Exten="102")
+    caller["CallerIDNum"] = "100"
+    phone = channel("PJSIP/102-00000002", "1705302000.2")
+    _folder, events = fold(
+        [
+            at(0, {"Event": "Newchannel", **caller}),
+            at(0, {"Event": "Newchannel", **phone}),
+            at(0, dial("DialBegin", caller, phone)),
+            at(20, dial("DialEnd", caller, phone, DialStatus="NOANSWER")),
+            at(20, {"Event": "Hangup", **phone, "Cause": "19"}),
+            at(20, {"Event": "Hangup", **caller, "Cause": "16"}),
+        ]
+    )
+    assert [(e["type"], e["direction"], e["from"], e["to"]) for e in events] == [
+        ("call.started", "internal", "100", "102"),
+        ("call.ringing", "internal", "100", "102"),
+        ("call.missed", "internal", "100", "102"),
+    ]
+    assert events[1]["extension"] == "102" and events[-1]["disposition"] == "no_answer"
+
+
+def test_cdr_says_why_when_nothing_else_does():
+    trunk = channel("PJSIP/trunk-00000001", "1705302000.1", Context="from-pstn", Exten="7495")
+    trunk["CallerIDNum"] = "79161234567"
+    local = channel("Local/600@ivr-00000002;1", "1705302000.2")
+    _folder, events = fold(
+        [
+            at(0, {"Event": "Newchannel", **trunk}),
+            at(0, {"Event": "Newchannel", **local}),
+            at(3, {"Event": "Hangup", **local, "Cause": "16"}),
+            at(3, {"Event": "Cdr", "UniqueID": "1705302000.1", "Disposition": "FAILED"}),
+            at(4, {"Event": "Hangup", **trunk, "Cause": "16"}),
+        ]
+    )
+    assert [(e["type"], e.get("disposition")) for e in events] == [
+        ("call.started", None),
+        ("call.missed", "failed"),
+    ]
+
+
+# --- ARI -------------------------------------------------------------------------------------
+
+
+def ari_channel(uid, name, state="Ring", number="79161234567", context="from-pstn", exten="7495"):
+    return {
+        "id": uid,
+        "name": name,
+        "state": state,
+        "caller": {"name": "", "number": number},
+        "dialplan": {"context": context, "exten": exten, "priority": 1},
+    }
+
+
+def ari_at(seconds, message):
+    moment = dt.datetime.fromtimestamp(START + seconds, dt.timezone.utc)
+    return {**message, "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")}
+
+
+def test_ari_direct_call_with_a_recording_finished_after_the_hangup():
+    trunk = ari_channel("t1", "PJSIP/trunk-00000001")
+    phone = ari_channel("p1", "PJSIP/101-00000002", state="Down", number="101", exten="")
+    folder = AriFolder()
+    feed = [
+        ari_at(0, {"type": "ChannelCreated", "channel": trunk}),
+        ari_at(0, {"type": "ChannelCreated", "channel": phone}),
+        ari_at(0, {"type": "ChannelVarset", "channel": phone, "variable": "X", "value": "1"}),
+        ari_at(1, {"type": "Dial", "caller": trunk, "peer": phone, "dialstatus": ""}),
+        ari_at(5, {"type": "Dial", "caller": trunk, "peer": phone, "dialstatus": "ANSWER"}),
+        ari_at(5, {"type": "ChannelStateChange", "channel": {**phone, "state": "Up"}}),
+        ari_at(20, {"type": "ChannelDestroyed", "channel": phone, "cause": 16}),
+        ari_at(20, {"type": "ChannelDestroyed", "channel": trunk, "cause": 16}),
+        ari_at(
+            21,
+            {
+                "type": "RecordingFinished",
+                "recording": {"name": "r-1", "format": "wav", "target_uri": "channel:t1"},
+            },
+        ),
+        ari_at(22, {"type": "ApplicationReplaced"}),
+        {"type": "Dial"},  # broken: skipped, logged
+        "not an object",
+    ]
+    events = [item for message in feed for item in folder.feed(message)]
+    assert [(e["type"][5:], e.get("extension"), round(e["timestamp"] - START)) for e in events] == [
+        ("started", "", 0),
+        ("ringing", "101", 1),
+        ("answered", "101", 5),
+        ("ended", "101", 20),
+        ("recording", None, 21),
+    ]
+    assert events[-1] == {
+        "id": "t1:recording",
+        "type": "call.recording",
+        "call_id": "t1",
+        "timestamp": START + 21,
+        "recording_id": "r-1.wav",
+    }
+    assert events[-2]["duration"] == 15 and folder.open_calls() == 0
+    assert folder.skipped == 1
+    odoo_call(events)

@@ -474,6 +474,9 @@ def test_ari_websocket_streams_folded_calls(sim):
             ("recording", "100"),
         ]
         assert folded[-1]["recording_id"] == sim.calls[-1].recording_id
+        call = sim.calls[-1]  # dated as over AMI: from the trunk's creation to its hang-up
+        assert round(folded[9]["timestamp"] - folded[6]["timestamp"]) == 7 + call.duration
+        assert folded[9]["duration"] == call.duration
         socket_.send(0x8, struct.pack("!H", 1000))
         assert socket_.frame()[0] == 0x8
     finally:

@@ -113,6 +113,8 @@ class AriFolder:
             self._linked.popitem(last=False)
         if name.startswith("Local/"):
             self._local_names[name] = linkedid
+            if len(self._local_names) > CLOSED_MEMORY:
+                self._local_names.pop(next(iter(self._local_names)))
 
     def _flush(self, channel, linkedid=None):
         """Feed the held-back channel (its Newchannel and variables) into ``linkedid``'s call
@@ -120,12 +122,17 @@ class AriFolder:
         channel_id = channel["id"]
         if channel_id in self._linked and channel_id not in self._pending:
             return []
-        snapshot, variables = self._pending.pop(channel_id, (channel, []))
+        snapshot, variables, created = self._pending.pop(channel_id, (channel, [], None))
         if linkedid is None:
             partner = _local_partner(snapshot.get("name", ""))
             linkedid = self._local_names.get(partner) or channel_id
         self._link(channel_id, linkedid, snapshot.get("name", ""))
         fields = self._fields(snapshot, linkedid)
+        if created is None:
+            created = ari_time(snapshot.get("creationtime"))
+        if created is not None:
+            # Dated when it was created, not when it was seen dialling: the ring time.
+            fields["Timestamp"] = str(created)
         events = self._ami.feed({"Event": "Newchannel", **fields})
         for variable, value in variables:
             events += self._ami.feed(
@@ -143,7 +150,10 @@ class AriFolder:
     def _created(self, message):
         channel = message["channel"]
         if channel["id"] not in self._linked and channel["id"] not in self._pending:
-            self._pending[channel["id"]] = (channel, [])
+            self._pending[channel["id"]] = (channel, [], self._stamp)
+            if len(self._pending) > CLOSED_MEMORY:
+                # Held back and never heard of again (a dropped WebSocket): bounded.
+                self._pending.pop(next(iter(self._pending)))
         return []
 
     def _state(self, message):

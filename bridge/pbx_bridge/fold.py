@@ -469,6 +469,14 @@ class AmiFolder:
             leg = message.get("DestUniqueid", "")
             if call.direction == OUTBOUND or self._is_phone(tech, resource):
                 events += self._answer(call, leg, resource, now)
+            else:
+                # Forwarded out through a trunk (follow-me to a mobile): answered all the
+                # same, by the extension whose Local channel dialled out, when there is one.
+                caller_tech, caller_resource = endpoint_of(message.get("Channel", ""))
+                extension = caller_resource if caller_tech == "Local" else ""
+                if not (extension.isdigit() and len(extension) <= self.extension_max_len):
+                    extension = ""
+                events += self._answer(call, leg, extension, now)
         return events
 
     def _bridge_enter(self, message):
