@@ -574,3 +574,25 @@ def test_ari_direct_call_with_a_recording_finished_after_the_hangup():
     assert events[-2]["duration"] == 15 and folder.open_calls() == 0
     assert folder.skipped == 1
     odoo_call(events)
+
+
+@pytest.mark.parametrize(("reason", "disposition"), [("0", "failed"), ("5", "busy")])
+def test_click_to_call_that_never_made_a_channel(reason, disposition):
+    folder = AmiFolder(clock=lambda: START)
+    folder.expect_originate("c2c-9", extension="109", number="74957654321", ref="crm-9")
+    failure = {
+        "Event": "OriginateResponse",
+        "Response": "Failure",
+        "Channel": "PJSIP/109",
+        "Reason": reason,
+        "Uniqueid": "c2c-9",
+        "Timestamp": f"{START:.6f}",
+    }
+    events = folder.feed(failure)
+    assert [(e["type"], e["extension"], e.get("disposition"), e["origin_ref"]) for e in events] == [
+        ("call.outgoing", "109", None, "crm-9"),
+        ("call.ended", "109", disposition, "crm-9"),
+    ]
+    assert folder.feed(failure) == [] and folder.open_calls() == 0
+    # A click-to-call that rang its phone ends with the phone's Hangup, not here.
+    assert fold(stream("click_to_call_refused"))[1][-1]["disposition"] == "busy"

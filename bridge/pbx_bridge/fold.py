@@ -172,6 +172,7 @@ class AmiFolder:
             "NewConnectedLine": self._touch,
             "MixMonitorStart": self._touch,
             "MixMonitorStop": self._touch,
+            "OriginateResponse": self._originate_response,
             "BlindTransfer": self._ignore,
             "AttendedTransfer": self._ignore,
         }
@@ -496,6 +497,22 @@ class AmiFolder:
         if not call.channels:
             events += self._finish(call, self._now(message))
         return events
+
+    def _originate_response(self, message):
+        """A click-to-call that failed before any channel was made (an unknown or
+        unreachable phone) ends here; one that made a channel ends with its Hangup."""
+        uid = message.get("Uniqueid", "")
+        if message.get("Response") != "Failure" or uid not in self._originates:
+            return []
+        if uid in self._calls or uid in self._closed:
+            return []
+        now = self._now(message)
+        call = self._calls[uid] = _Call(uid, message, now)
+        call.origin = self._originates.pop(uid)
+        call.origin_ref = call.origin[2]
+        # Historically control-frame numbers, not causes: only a hint (5 busy, 3 timeout).
+        call.cause = {"5": "17", "3": "19"}.get(message.get("Reason", ""), "34")
+        return self._finish(call, now)
 
     def _cdr(self, message):
         linkedid = message.get("LinkedID") or self._channels.get(message.get("UniqueID", ""))
