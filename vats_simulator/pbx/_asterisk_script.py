@@ -261,6 +261,21 @@ def ami_step_events(step, call, params):
     when = script.start + step.offset
     if step.kind == calls.RECORDING_READY:
         return []  # MixMonitor stopped with the call; the file is on disk already
+    if call.scenario == "out_of_order":
+        # One TCP stream keeps its order: the bridge reads the whole call, in order, when
+        # the webhooks of other PBXs would bring its end first (the late answer adds nothing).
+        if step.kind != calls.ENDED:
+            return []
+        agent = call.answered_by
+        steps = [
+            calls.Step(calls.STARTED, 0),
+            calls.Step(calls.RINGING, 1, agent),
+            calls.Step(calls.ANSWERED, call.ring_seconds, agent),
+            step,
+        ]
+        return [
+            event for item in steps for event in _inbound(script, item, script.start + item.offset)
+        ]
     if call.outbound:
         return _outgoing(script, step, when)
     return _inbound(script, step, when)

@@ -14,7 +14,8 @@ What is served:
   ``POST /ari/channels`` (click-to-call), ``POST /ari/applications/<app>/subscription``,
   ``GET /ari/recordings/stored[/<name>/file]`` and the events WebSocket
   ``/ari/events?app=<app>[&subscribeAll=true]``.
-- Recordings: MixMonitor's WAV is written under ``recording_dir`` when the recording starts.
+- Recordings: MixMonitor's file is written under ``recording_dir`` when the recording
+  starts: ``sim.recording_bytes(recording_id)``, a real WAV with ``recording_format="wav"``.
 Protocol notes: ``__manifest_docs__/protocols/asterisk.md``.
 """
 
@@ -32,7 +33,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ..media import fake_wav
 from ..rest import Reply, Upgrade
 from ..websocket import WebSocketConnection, accept_key
 from . import register
@@ -573,7 +573,9 @@ class AsteriskServices:
         if target is None:
             return
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        data = fake_wav(os.path.basename(path), self.sim.recording_size)
+        # The simulator's bytes for this recording id (a real WAV with recording_format
+        # "wav"), so that what the bridge serves is what the scenario suites expect.
+        data = self.sim.recording_bytes(path[len(RECORDING_DIR) + 1 :])
         with open(target, "wb") as handle:
             handle.write(data)
 
