@@ -28,7 +28,9 @@ import json
 import logging
 import os
 import secrets
+import socket
 import socketserver
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -129,7 +131,9 @@ class AsteriskAccount:
 class _AmiSession(socketserver.StreamRequestHandler):
     """One manager connection."""
 
-    timeout = 300
+    # Asterisk's authtimeout: a connection that does not log in is dropped; a logged-in one
+    # may stay quiet (the bridge's Ping is its own choice).
+    timeout = 30
 
     def setup(self):
         super().setup()
@@ -234,6 +238,14 @@ class _AmiSession(socketserver.StreamRequestHandler):
             return False
         self.mask = _mask(_first(request.get("Events")))
         self.authenticated = True
+        self.connection.settimeout(None)
+        try:
+            # A client that stops reading must not block the calls being played for ever.
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 10, 0)
+            )
+        except (OSError, struct.error):
+            pass
         self.reply("Success", request, Message="Authentication accepted")
         booted = {
             "Event": "FullyBooted",
