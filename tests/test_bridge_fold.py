@@ -596,3 +596,13 @@ def test_click_to_call_that_never_made_a_channel(reason, disposition):
     assert folder.feed(failure) == [] and folder.open_calls() == 0
     # A click-to-call that rang its phone ends with the phone's Hangup, not here.
     assert fold(stream("click_to_call_refused"))[1][-1]["disposition"] == "busy"
+
+
+def test_reconcile_after_a_reconnect_closes_the_calls_that_ended_meanwhile():
+    answered = [m for m in stream("answered_direct") if m["Event"] not in ("Hangup", "Cdr")]
+    folder, _events = fold(answered)
+    assert folder.reconcile(["1705302000.100"]) == []  # the trunk channel is still up
+    assert folder.open_calls() == 1
+    closed = folder.reconcile([])
+    assert [(e["type"], e["disposition"]) for e in closed] == [("call.ended", "answered")]
+    assert folder.open_calls() == 0

@@ -577,3 +577,29 @@ def test_stopping_closes_the_manager_socket(tmp_path):
             client.read(timeout=2)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1)
+
+
+def test_live_channels_after_a_reconnect(sim, ami):
+    """``CoreShowChannels`` (and ARI's ``GET /channels``) list the channels still up: what
+    the bridge reconciles its open calls with after a reconnect."""
+    ami.login()
+    wait_sessions(sim, 1)
+    bundles = sim.scenario_events("asterisk", "answered", call_id="1705302000.700")
+    sim.send("asterisk", bundles[:3])  # started, ringing, answered: two channels up
+    folder = AmiFolder()
+    folded = []
+    while not any(e["type"] == "call.answered" for e in folded):
+        folded += folder.feed(ami.read())
+    ami.send(Action="CoreShowChannels", ActionID="live")
+    listed = ami.until(lambda m: m.get("Event") == "CoreShowChannelsComplete")
+    live = [m["Uniqueid"] for m in listed if m.get("Event") == "CoreShowChannel"]
+    assert sorted(live) == ["1705302000.700", "1705302000.710"]
+    assert listed[-1]["ListItems"] == "2"
+    status, _h, body = ari(sim, "/channels")
+    assert sorted(c["id"] for c in json.loads(body)) == sorted(live)
+    assert folder.reconcile(live) == [] and folder.open_calls() == 1
+    sim.send("asterisk", bundles[3:])  # the hang-ups happen while the bridge is away
+    ami.send(Action="CoreShowChannels")
+    listed = ami.until(lambda m: m.get("Event") == "CoreShowChannelsComplete")
+    assert listed[-1]["ListItems"] == "0"
+    assert [e["type"] for e in folder.reconcile([])] == ["call.ended"]

@@ -78,6 +78,10 @@ class AriFolder:
     def open_calls(self):
         return self._ami.open_calls()
 
+    def reconcile(self, live_channels, now=None):
+        """As ``AmiFolder.reconcile``, with the ids of ``GET /ari/channels``."""
+        return self._ami.reconcile(live_channels, now)
+
     def feed(self, message):
         handler = self._handlers.get(message.get("type")) if isinstance(message, dict) else None
         if handler is None:

@@ -213,6 +213,17 @@ class AmiFolder:
     def open_calls(self):
         return len(self._calls)
 
+    def reconcile(self, live_channels, now=None):
+        """After a reconnect: ``live_channels`` are the Uniqueids Asterisk still has (the
+        ``CoreShowChannel`` events of ``Action: CoreShowChannels``). A call none of whose
+        channels is among them ended while the bridge was away: it is closed now, as of its
+        last event, instead of waiting for ``expire``."""
+        live = set(live_channels)
+        events = []
+        for call in [c for c in self._calls.values() if not (c.channels & live)]:
+            events += self._finish(call, call.last_seen)
+        return events
+
     # --- helpers ---------------------------------------------------------------------------
 
     def _now(self, message):

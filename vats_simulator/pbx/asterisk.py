@@ -8,10 +8,11 @@ What is served:
   challenge + secret) or a plain ``Secret``, the event mask (``Events`` on Login or the
   ``Events`` action: ``on``, ``off`` or classes such as ``call,cdr``), ``Ping``, ``Logoff``,
   ``Originate`` (``Async``, ``ChannelId``, ``Variable``; it plays a click-to-call),
-  ``PJSIPShowEndpoints``, ``SIPpeers`` and ``Command``; the events of every played call
+  ``PJSIPShowEndpoints``, ``SIPpeers``, ``CoreShowChannels`` and ``Command``; the events of
+  every played call
   (``_asterisk_script.py``), Local channel pairs, ring groups, queues and ``Cdr`` included.
 - ARI under ``/ari`` (HTTP Basic or ``api_key=user:password``): ``GET /ari/endpoints``,
-  ``POST /ari/channels`` (click-to-call), ``POST /ari/applications/<app>/subscription``,
+  ``GET /ari/channels`` (the live ones), ``POST /ari/channels`` (click-to-call), ``POST /ari/applications/<app>/subscription``,
   ``GET /ari/recordings/stored[/<name>/file]`` and the events WebSocket
   ``/ari/events?app=<app>[&subscribeAll=true]``.
 - Recordings: MixMonitor's file is written under ``recording_dir`` when the recording
@@ -329,6 +330,14 @@ class _AmiSession(socketserver.StreamRequestHandler):
         ]
         self._list(request, "Peer status list will follow", items, "PeerlistComplete")
 
+    def action_coreshowchannels(self, request):
+        items = []
+        for fields in self.services.live_channels():
+            item = {"Event": "CoreShowChannel", **fields}
+            item.update(Application="Dial", ApplicationData="", Duration="00:00:01", BridgeId="")
+            items.append(item)
+        self._list(request, "Channels will follow", items, "CoreShowChannelsComplete")
+
     def action_originate(self, request):
         channel = _first(request.get("Channel"))
         number = _first(request.get("Exten"))
@@ -360,6 +369,24 @@ class _AmiServer(socketserver.ThreadingTCPServer):
     def __init__(self, address, services):
         self.services = services
         super().__init__(address, _AmiSession)
+
+
+_CHANNEL_KEYS = (
+    "Channel",
+    "ChannelState",
+    "ChannelStateDesc",
+    "CallerIDNum",
+    "CallerIDName",
+    "ConnectedLineNum",
+    "ConnectedLineName",
+    "Language",
+    "AccountCode",
+    "Context",
+    "Exten",
+    "Priority",
+    "Uniqueid",
+    "Linkedid",
+)
 
 
 def _ari_channel(fields):
@@ -498,6 +525,7 @@ class AsteriskServices:
         self._lock = threading.Lock()
         self._sessions = set()
         self._streams = []
+        self._live = {}  # Uniqueid -> channel fields, of the channels not hung up yet
         self._applications = {}  # app name -> endpoints subscribed
         self.server = _AmiServer((account.ami_host, int(account.ami_port or 0)), self)
         self.port = self.server.server_address[1]
@@ -566,9 +594,21 @@ class AsteriskServices:
             session.send_bytes(data)
 
     def _side_effects(self, event):
+        name = event.get("Event")
         # MixMonitor creates its file when it starts: the bridge can serve it from then on.
-        if event.get("Event") == "VarSet" and event.get("Variable") == "MIXMONITOR_FILENAME":
+        if name == "VarSet" and event.get("Variable") == "MIXMONITOR_FILENAME":
             self.write_recording(event.get("Value", ""))
+        uid = event.get("Uniqueid", "")
+        with self._lock:
+            if name in ("Newchannel", "Newstate") and uid:
+                self._live[uid] = {key: event[key] for key in _CHANNEL_KEYS if key in event}
+            elif name == "Hangup":
+                self._live.pop(uid, None)
+
+    def live_channels(self):
+        """The channel fields of every channel played and not hung up yet."""
+        with self._lock:
+            return [dict(fields) for fields in self._live.values()]
 
     def recording_file(self, path):
         """Where the simulator keeps MixMonitor's ``path`` (``None`` without a folder)."""
@@ -754,6 +794,8 @@ class Asterisk(Pbx):
             raise Reply(200, self._endpoints(sim))
         if route == "/channels" and method == "POST":
             self._originate(account, request)
+        if route == "/channels" and method == "GET":
+            raise Reply(200, [_ari_channel(f) for f in account.services.live_channels()])
         parts = route.strip("/").split("/")
         if parts[:1] == ["applications"] and len(parts) == 3 and parts[2] == "subscription":
             if method == "POST":
