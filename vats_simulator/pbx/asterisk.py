@@ -8,11 +8,12 @@ What is served:
   challenge + secret) or a plain ``Secret``, the event mask (``Events`` on Login or the
   ``Events`` action: ``on``, ``off`` or classes such as ``call,cdr``), ``Ping``, ``Logoff``,
   ``Originate`` (``Async``, ``ChannelId``, ``Variable``; it plays a click-to-call),
-  ``PJSIPShowEndpoints``, ``SIPpeers``, ``CoreShowChannels`` and ``Command``; the events of
-  every played call
-  (``_asterisk_script.py``), Local channel pairs, ring groups, queues and ``Cdr`` included.
+  ``PJSIPShowEndpoints``, ``SIPpeers``, ``CoreShowChannels`` and ``Command``; the events
+  of every played call (``_asterisk_script.py``), Local channel pairs, ring groups, queues
+  and ``Cdr`` included.
 - ARI under ``/ari`` (HTTP Basic or ``api_key=user:password``): ``GET /ari/endpoints``,
-  ``GET /ari/channels`` (the live ones), ``POST /ari/channels`` (click-to-call), ``POST /ari/applications/<app>/subscription``,
+  ``GET /ari/channels`` (the live ones), ``POST /ari/channels`` (click-to-call),
+  ``POST /ari/applications/<app>/subscription``,
   ``GET /ari/recordings/stored[/<name>/file]`` and the events WebSocket
   ``/ari/events?app=<app>[&subscribeAll=true]``.
 - Recordings: MixMonitor's file is written under ``recording_dir`` when the recording
