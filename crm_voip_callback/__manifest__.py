@@ -10,6 +10,7 @@
     "depends": ["crm_voip_routing", "utm"],
     "data": [
         "security/ir.model.access.csv",
+        "security/crm_voip_callback_security.xml",
         "views/crm_voip_callback_source_views.xml",
         "views/crm_voip_call_views.xml",
     ],

@@ -4,6 +4,7 @@ the simulated PBX; and every abuse refused before any call."""
 import json
 from unittest.mock import patch
 
+from odoo.exceptions import AccessError
 from odoo.fields import Command
 from odoo.tests import tagged
 from odoo.tools import config, mute_logger
@@ -218,6 +219,15 @@ class TestCallbackRequest(CallbackHttpCommon):
         self.source.enabled = False
         self.assertEqual(self.post({"number": "+74951112200"}).status_code, 404)
         self.assertFalse(self.calls_of("+74951112200"))
+
+    def test_salespeople_see_sources_but_not_their_token(self):
+        self.source.token = "s3cret-token"
+        source = self.source.with_user(self.salesman_anna)
+        self.assertEqual(source.name, "Main website")
+        with self.assertRaises(AccessError):
+            source.read(["token"])
+        with self.assertRaises(AccessError):
+            source.write({"enabled": False})
 
     # ------------------------------------------------------------------
     # Floods
