@@ -10,7 +10,14 @@ import pathlib
 from setuptools import setup
 
 ROOT = pathlib.Path(__file__).parent
-ADDONS = ["crm_voip", "crm_voip_routing", "crm_voip_reports", "crm_voip_dialer"]
+ADDONS = [
+    "crm_voip",
+    "crm_voip_routing",
+    "crm_voip_reports",
+    "crm_voip_dialer",
+    "crm_voip_callback",
+    "crm_voip_callback_website",
+]
 
 
 def addon_packages(addon):

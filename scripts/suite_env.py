@@ -17,10 +17,26 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-ADDONS = ["crm_voip", "crm_voip_routing", "crm_voip_reports", "crm_voip_dialer"]
+ADDONS = [
+    "crm_voip",
+    "crm_voip_routing",
+    "crm_voip_reports",
+    "crm_voip_dialer",
+    "crm_voip_callback",
+    "crm_voip_callback_website",
+]
 # Odoo modules ours depend on: installed first, without tests, so that `--test-enable`
 # runs only the suite's own tests.
-ODOO_DEPENDENCIES = ["crm", "phone_validation", "mail", "web", "sales_team", "utm", "resource"]
+ODOO_DEPENDENCIES = [
+    "crm",
+    "phone_validation",
+    "mail",
+    "web",
+    "sales_team",
+    "utm",
+    "resource",
+    "website",
+]
 # import name -> PyPI requirement; setuptools must stay below 81 (Odoo's gevent
 # worker imports pkg_resources) and at least 75.9 (older ones crash-loop it).
 PYTHON_DEPENDENCIES = {

@@ -110,6 +110,12 @@ class CrmVoipCall(models.Model):
         partner = record and "partner_id" in record._fields and record.partner_id
         return {"partner_id": partner.id} if partner else {}
 
+    @api.model
+    def _crm_voip_click_to_call_origins(self):
+        """The origins of calls Odoo asks the PBX for (claimed, adopted, refused alike);
+        a module placing such calls for another reason adds its origin here."""
+        return ("click_to_call",)
+
     def _crm_voip_originate(self):
         """Ask the PBX for the two-leg call, once: the request is claimed and committed
         first, then the PBX is asked with no transaction open (nothing is read between
@@ -143,11 +149,12 @@ class CrmVoipCall(models.Model):
             SQL(
                 """
                 UPDATE crm_voip_call SET originate_date = now() at time zone 'UTC'
-                 WHERE id = %(id)s AND origin = 'click_to_call' AND state = %(ringing)s
+                 WHERE id = %(id)s AND origin IN %(origins)s AND state = %(ringing)s
                    AND originate_date IS NULL
                 RETURNING id
                 """,
                 id=self.id,
+                origins=self._crm_voip_click_to_call_origins(),
                 ringing=states.RINGING,
             )
         )
@@ -220,7 +227,7 @@ class CrmVoipCall(models.Model):
             [
                 ("provider_id", "=", provider.id),
                 ("provider_call_id", "=", event.origin_ref or event.provider_call_id),
-                ("origin", "=", "click_to_call"),
+                ("origin", "in", self._crm_voip_click_to_call_origins()),
             ],
             limit=1,
         )
@@ -288,7 +295,7 @@ class CrmVoipCall(models.Model):
                 UPDATE crm_voip_call SET provider_call_id = %(pbx_id)s
                  WHERE id = (
                     SELECT id FROM crm_voip_call
-                     WHERE provider_id = %(provider)s AND origin = 'click_to_call'
+                     WHERE provider_id = %(provider)s AND origin IN %(origins)s
                        AND %(candidate)s
                        AND NOT EXISTS (
                             SELECT 1 FROM crm_voip_call known
@@ -300,6 +307,7 @@ class CrmVoipCall(models.Model):
                 """,
                 pbx_id=event.provider_call_id,
                 provider=provider.id,
+                origins=self._crm_voip_click_to_call_origins(),
                 candidate=candidate,
             )
         )

@@ -1,0 +1,1 @@
+from . import test_callback_request, test_callback_widget
