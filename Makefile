@@ -52,4 +52,4 @@ pot: check-odoo
 ## Refresh the screenshots of __manifest_docs__/ (taken by the browser tours).
 screenshots: check-odoo
 	CRM_VOIP_DOC_SCREENSHOTS=1 $(PYTHON) scripts/run_tests.py --test-tags \
-	  /crm_voip:TestCrmVoipUi,/crm_voip_reports:TestCrmVoipReportsUi,/crm_voip_reports:TestXlsxExport,/crm_voip_dialer:TestDialerUi
+	  /crm_voip:TestCrmVoipUi,/crm_voip_routing:TestLiveBoardUi,/crm_voip_reports:TestCrmVoipReportsUi,/crm_voip_reports:TestXlsxExport,/crm_voip_dialer:TestDialerUi

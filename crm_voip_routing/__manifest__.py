@@ -21,6 +21,7 @@
         "views/res_config_settings_views.xml",
         "wizard/crm_voip_routing_test_views.xml",
         "views/crm_voip_routing_menus.xml",
+        "views/crm_voip_board_views.xml",
     ],
     "demo": ["demo/crm_voip_routing_demo.xml"],
     "assets": {

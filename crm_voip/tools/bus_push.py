@@ -98,9 +98,18 @@ def push_to_partners(env, partner_ids, notification_type, message):
     """Send to the users whose contacts these are: a user's bus channel is his contact."""
     if not partner_ids:
         return
-    dbname = env.cr.dbname
     partners = env["res.partner"].browse(partner_ids)
-    channels = [channel_with_db(dbname, partner._bus_channel()) for partner in partners]
+    push_to_channels(
+        env, [partner._bus_channel() for partner in partners], notification_type, message
+    )
+
+
+def push_to_channels(env, targets, notification_type, message):
+    """Send to bus channels (a record, or ``(record, name)``), as ``_bus_send`` would."""
+    if not targets:
+        return
+    dbname = env.cr.dbname
+    channels = [channel_with_db(dbname, target) for target in targets]
     encoded = json_dump({"type": notification_type, "payload": message})
     # The bus's own rows, written in SQL: through create(), each costs more than the
     # popup itself takes to build. Dated like create() does (a browser that connects

@@ -9,3 +9,7 @@ from . import crm_voip_missed_call
 from . import crm_voip_call
 from . import mail_activity
 from . import ir_http
+from . import crm_voip_board
+from . import crm_voip_call_board
+from . import res_users_board
+from . import ir_websocket_board
