@@ -269,7 +269,6 @@ class Poster:
         """Post the bridge's status (no events); a failure is only logged."""
         result = self.client.post({"bridge": self.status()})
         if not result.ok:
-            _logger.warning(
-                "poster: heartbeat not taken (%s, HTTP %s)", result.reason, result.status
-            )
+            detail = f"HTTP {result.status}: {result.reason}" if result.status else result.reason
+            _logger.warning("poster: heartbeat not taken (%s)", detail)
         return result
