@@ -322,7 +322,7 @@ class Bridge:
         if callable(builder):
             return builder(query)
         return {
-            "id": f"{call_id}:call.started",
+            "id": f"{call_id}:started",  # the folder's id for it: one event for Odoo
             "type": "call.started",
             "call_id": call_id,
             "direction": "inbound",
