@@ -84,6 +84,9 @@ class Config:
     spool_dir: str = "/var/lib/pbx-bridge"
     segment_bytes: int = 4 * 1024 * 1024
     recording_dir: str = "/var/spool/asterisk/monitor"
+    #: The same folder as the PBX names it in MIXMONITOR_FILENAME, when the bridge sees it
+    #: elsewhere (a mount on another host); empty: ``recording_dir``.
+    recording_pbx_dir: str = ""
     ari_recordings: bool = False
     log_level: str = "INFO"
 
@@ -211,8 +214,9 @@ def from_dict(raw):
         raise ConfigError("[spool] and [recordings] must be tables")
     if set(spool) - {"dir", "segment_bytes"}:
         raise ConfigError(f"spool.{sorted(set(spool) - {'dir', 'segment_bytes'})[0]}: unknown key")
-    if set(recordings) - {"dir", "ari"}:
-        raise ConfigError(f"recordings.{sorted(set(recordings) - {'dir', 'ari'})[0]}: unknown key")
+    unknown = sorted(set(recordings) - {"dir", "pbx_dir", "ari"})
+    if unknown:
+        raise ConfigError(f"recordings.{unknown[0]}: unknown key")
     config = Config(
         odoo=odoo,
         source=source,
@@ -223,6 +227,7 @@ def from_dict(raw):
         spool_dir=_typed("spool", "dir", spool.get("dir", "/var/lib/pbx-bridge"), ""),
         segment_bytes=_typed("spool", "segment_bytes", spool.get("segment_bytes", 4 << 20), 0),
         recording_dir=_typed("recordings", "dir", recordings.get("dir", Config.recording_dir), ""),
+        recording_pbx_dir=_typed("recordings", "pbx_dir", recordings.get("pbx_dir", ""), ""),
         ari_recordings=_typed("recordings", "ari", recordings.get("ari", False), False),
         log_level=_typed("", "log_level", raw.get("log_level", "INFO"), ""),
     )

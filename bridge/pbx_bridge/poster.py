@@ -160,6 +160,9 @@ class Poster:
     # -- thread --------------------------------------------------------------------------------
 
     def start(self):
+        # The first heartbeat one interval after the start: by then the source is
+        # connected (or has said why not).
+        self._next_heartbeat = time.monotonic() + self.heartbeat_interval
         self._thread = threading.Thread(target=self.run, name="pbx-bridge-poster", daemon=True)
         self._thread.start()
 

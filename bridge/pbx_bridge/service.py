@@ -73,7 +73,7 @@ class Bridge:
         return folder_class(
             internal_contexts=dialplan.internal_contexts,
             did_variable=dialplan.did_variable,
-            recording_dir=self.config.recording_dir,
+            recording_dir=self.config.recording_pbx_dir or self.config.recording_dir,
             clock=time.time,
         )
 
