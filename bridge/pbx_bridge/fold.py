@@ -97,6 +97,7 @@ class _Call:
         "cause",
         "cdr",
         "last_seen",
+        "created_at",
     )
 
     def __init__(self, linkedid, message, now):
@@ -125,6 +126,7 @@ class _Call:
         self.cause = ""
         self.cdr = ""
         self.last_seen = now
+        self.created_at = now
 
 
 class AmiFolder:
@@ -338,7 +340,8 @@ class AmiFolder:
                 call.did = exten
             call.to_number = call.did
         kind = "outgoing" if call.direction == OUTBOUND else "started"
-        return [self._event(call, kind, now, leg_id=call.first_uid)]
+        # Dated when its first channel appeared: the ring time counts from there.
+        return [self._event(call, kind, call.created_at, leg_id=call.first_uid)]
 
     def _answer(self, call, leg, extension, now):
         if leg in call.answered_legs:
