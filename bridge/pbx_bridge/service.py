@@ -164,7 +164,7 @@ class Bridge:
     # -- events --------------------------------------------------------------------------------
 
     def _on_source_state(self, connected, reason):
-        if not connected:
+        if not connected and not self._stop.is_set():
             _logger.warning("bridge: PBX source disconnected (%s)", reason)
 
     def on_pbx_event(self, message):

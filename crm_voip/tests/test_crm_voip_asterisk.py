@@ -253,9 +253,9 @@ class TestAsteriskBridge(AsteriskScenarioAccount, CallScenarioSuite):
         self.assertEqual(len(recording), 1)
         self.assertEqual(self.fetch_recordings(), 1)
         self.assertEqual(recording.state, "done")
-        self.assertEqual(
-            recording.attachment_id.raw, self.sim.recording_bytes(recording.recording_ref)
-        )
+        # MixMonitor's file on the PBX's disk, as the bridge served it.
+        with open(f"{self._recordings}/{recording.recording_ref}", "rb") as handle:
+            self.assertEqual(recording.attachment_id.raw, handle.read())
         adapter = self.account._get_crm_voip_adapter()
         try:
             now = datetime.now(timezone.utc)
