@@ -80,6 +80,8 @@ class AsteriskScenarioAccount:
                 "recordings": {"dir": cls._recordings, "pbx_dir": RECORDING_DIR},
             }
         )
+        # MixMonitor writes WAV: the simulator's recording bytes are that file's.
+        cls.sim.recording_format = "wav"
         cls.bridge = service.Bridge(cls.bridge_config).start()
         cls.addClassCleanup(cls.bridge.stop)
         deadline = time.monotonic() + 10
@@ -163,6 +165,67 @@ class TestAsteriskScenarios(AsteriskScenarioAccount, CallScenarioSuite):
         self.assertEqual(len(calls), 1)
         self.assertEqual(calls.state, "done")
         self.assert_summary_once(self.client_romashka, "Incoming call from")
+
+    def test_scenario_click_to_call_refused(self):
+        """Asterisk accepts every Originate (``Async``); the phone that declines it makes
+        a call that ends busy, as the PBX reports it: the click-to-call ends busy."""
+        self.refuse_next_click_to_call()
+        with mute_logger(WEBHOOK_LOGGER):
+            call = self.click_to_call()
+        self.assertRecordValues(
+            call, [{"origin": "click_to_call", "state": "busy", "disposition": "busy"}]
+        )
+
+    def test_scenario_events_out_of_order(self):
+        """AMI is one ordered TCP stream: what may reach Odoo out of order are the
+        bridge's posts (the dialplan's routing post before older spooled ones). The
+        folded events of an answered call, posted last first, make the same call."""
+        import_bridge()
+        from pbx_bridge.fold import AmiFolder
+        from pbx_bridge.poster import OdooClient, Poster
+        from pbx_bridge.spool import Spool
+
+        from vats_simulator.pbx._asterisk_script import RECORDING_DIR
+
+        call_id = self.pbx.new_call_id("inbound")
+        steps = self.sim.scenario_events(
+            self.provider_code, "answered", call_id=call_id, caller=ROMASHKA,
+            answered_by="101", talk_seconds=42,
+        )  # fmt: skip
+        folder = AmiFolder(internal_contexts=["from-internal"], recording_dir=RECORDING_DIR)
+        posts = [post for step in steps for post in (step.get("posts") or [step])]
+        events = [event for post in posts for event in folder.feed(post)]
+        self.assertGreaterEqual(len(events), 3)
+        state = tempfile.mkdtemp(prefix="crm_voip_bridge_order_")
+        spool = Spool(f"{state}/spool")
+        poster = Poster(
+            spool, OdooClient(self.bridge_config.odoo.webhook_url, SECRET, timeout=20),
+            f"{state}/dead-letters.jsonl", batch_size=1,
+        )  # fmt: skip
+        spool.append(list(reversed(events)))
+        self.env.flush_all()
+        while spool.depth():
+            self.assertEqual(poster.deliver_once(), 0, poster.last_error)
+        self.env.invalidate_all()
+        spool.close()
+        call = self.call_of(call_id)
+        self.assertRecordValues(
+            call,
+            [
+                {
+                    "state": "done",
+                    "partner_id": self.client_romashka.id,
+                    "user_id": self.salesman_anna.id,
+                    "talk_seconds": 42,
+                }
+            ],
+        )
+        self.assertTrue(call.date_answer and call.date_end)
+
+    def call_of(self, call_id):
+        return self.env["crm.voip.call"].search(
+            [("provider_id", "=", self.account.id), ("provider_call_id", "=", call_id)]
+        )
 
     @mute_logger(WEBHOOK_LOGGER, BRIDGE_LOGGER)
     def test_scenario_unsigned_or_tampered_request(self):
