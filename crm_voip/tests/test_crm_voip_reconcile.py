@@ -9,8 +9,13 @@ from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..providers import mango as mango_module
 from ..providers import zadarma as zadarma_module
 from .common_http import CrmVoipHttpCommon
+from .common_scenarios import LINE, ROMASHKA, ScenarioAccountCase
+from .test_crm_voip_mango import MangoScenarioAccount
+from .test_crm_voip_telfin import TelfinScenarioAccount
+from .test_crm_voip_uis import UisScenarioAccount
 
 ROMASHKA_CALLER = "74957654321"
 UNKNOWN_CALLER = "79031112233"
@@ -322,3 +327,89 @@ class TestReconcileZadarma(ReconcileCommon):
         self.assertTrue(self.zadarma.reconcile_next_try)
         self.assertFalse(self.sim.requests, "no request beyond the limit")
         self.assertEqual(len(statistics), 3)
+
+
+class ReconcileScenarios:
+    """The same recovery asserted for every PBX with a call history, through its own
+    simulated history API: calls whose webhooks never came, beside one that came. Mixed
+    into a ``ScenarioAccountCase`` with the PBX's account (a mixin: not a test by itself).
+    """
+
+    def setUp(self):
+        super().setUp()
+        with self.sim._lock:
+            self.sim._calls.clear()
+        zadarma_module._stats_requests.clear()
+        # Mango prepares its statistics asynchronously: poll the simulated one quickly.
+        self.patch(mango_module, "STATS_POLL_INTERVAL", 0.05)
+        Provider = self.env["crm.voip.provider"]
+        (Provider.with_context(active_test=False).search([]) - self.account).write(
+            {"reconcile_window_hours": 0}
+        )
+
+    def reconcile(self):
+        self.env.flush_all()
+        self.env["crm.voip.provider"]._cron_crm_voip_reconcile()
+        self.env.invalidate_all()
+
+    def test_calls_whose_webhooks_never_arrived_are_recovered(self):
+        now = datetime.now(timezone.utc)
+        (answered,) = self.sim.add_history(
+            self.provider_code, "answered", caller=ROMASHKA, did=LINE,
+            answered_by="101", talk_seconds=50, call_start=now - timedelta(minutes=40),
+        )  # fmt: skip
+        (missed,) = self.sim.add_history(
+            self.provider_code, "missed", caller=ROMASHKA, did=LINE, extensions=["102"],
+            call_start=now - timedelta(minutes=35),
+        )  # fmt: skip
+        arrived = self.play_call(
+            "answered", caller=ROMASHKA, did=LINE, answered_by="102",
+            call_start=now - timedelta(minutes=8),
+        )  # fmt: skip
+        self.assertEqual(arrived.state, "done")
+        self.reconcile()
+        account = self.account
+        self.assertFalse(account.reconcile_error)
+        Call = self.env["crm.voip.call"]
+
+        def logged(record):
+            return Call.search(
+                [("provider_id", "=", account.id), ("provider_call_id", "=", record.call_id)]
+            )
+
+        self.assertRecordValues(
+            logged(answered),
+            [
+                {
+                    "state": "done",
+                    "recovered": True,
+                    "user_id": self.salesman_anna.id,
+                    "talk_seconds": 50,
+                    "partner_id": self.client_romashka.id,
+                }
+            ],
+        )
+        self.assertRecordValues(logged(missed), [{"state": "missed", "recovered": True}])
+        self.assertEqual(len(Call.search([("provider_id", "=", account.id)])), 3)
+        self.assertFalse(arrived.recovered, "the call that arrived is the same call")
+        self.assertEqual(account.reconcile_recovered_count, 2)
+        events = self.env["crm.voip.event"].search_count([])
+        self.reconcile()
+        self.assertEqual(self.env["crm.voip.event"].search_count([]), events)
+        self.assertEqual(len(Call.search([("provider_id", "=", account.id)])), 3)
+        self.assertIn("3 already logged", account.reconcile_last_result)
+
+
+@tagged("post_install", "-at_install", "crm_voip", "crm_voip_reconcile")
+class TestReconcileMango(MangoScenarioAccount, ReconcileScenarios, ScenarioAccountCase):
+    pass
+
+
+@tagged("post_install", "-at_install", "crm_voip", "crm_voip_reconcile")
+class TestReconcileUis(UisScenarioAccount, ReconcileScenarios, ScenarioAccountCase):
+    pass
+
+
+@tagged("post_install", "-at_install", "crm_voip", "crm_voip_reconcile")
+class TestReconcileTelfin(TelfinScenarioAccount, ReconcileScenarios, ScenarioAccountCase):
+    pass
