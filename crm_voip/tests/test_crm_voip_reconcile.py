@@ -342,6 +342,9 @@ class ReconcileScenarios:
         zadarma_module._stats_requests.clear()
         # Mango prepares its statistics asynchronously: poll the simulated one quickly.
         self.patch(mango_module, "STATS_POLL_INTERVAL", 0.05)
+        sim_account = self.sim.account(self.provider_code)
+        if hasattr(sim_account, "stats_poll_interval"):
+            self.patch(sim_account, "stats_poll_interval", 0.01)  # its minimum between polls
         Provider = self.env["crm.voip.provider"]
         (Provider.with_context(active_test=False).search([]) - self.account).write(
             {"reconcile_window_hours": 0}

@@ -1,3 +1,5 @@
+import threading
+
 from odoo import fields, models
 
 
@@ -16,7 +18,11 @@ class CrmVoipReconcileWizard(models.TransientModel):
         self.ensure_one()
         provider = self.provider_id
         provider._crm_voip_check_reconcile_access()
-        summary = provider.sudo()._crm_voip_reconcile(start=self.date_from, end=self.date_to)
+        # Committed before the PBX is asked, as the cron does: no transaction waits on it.
+        auto_commit = not getattr(threading.current_thread(), "testing", False)
+        summary = provider.sudo()._crm_voip_reconcile(
+            start=self.date_from, end=self.date_to, auto_commit=auto_commit
+        )
         if summary["error"]:
             kind, title = "danger", self.env._("The PBX's call history could not be read")
             message = summary["error"]
