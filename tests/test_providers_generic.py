@@ -512,3 +512,13 @@ def test_download_sends_api_key_only_to_the_api():
     assert api.requests[0]["path"] == "/recordings/rec-42"
     assert api.requests[0]["headers"]["Authorization"] == "Bearer k-123"
     assert "Authorization" not in cdn.requests[0]["headers"]
+
+
+def test_reads_call_history_only_with_its_optional_rest_api():
+    adapter_class = generic.GenericWebhookAdapter
+    assert not adapter_class({"secret": "s"}).reads_call_history()
+    assert not adapter_class(
+        {"secret": "s", "base_url": "https://pbx.example"}
+    ).reads_call_history()
+    configured = {"secret": "s", "base_url": "https://pbx.example", "api_key": "k"}
+    assert adapter_class(configured).reads_call_history()

@@ -137,7 +137,9 @@ class CrmVoipProvider(models.Model):
     def _crm_voip_reconciles(self):
         self.ensure_one()
         adapter_class = self._crm_voip_adapter_class()
-        return bool(adapter_class and adapter_class.has_call_history)
+        if not (adapter_class and adapter_class.has_call_history):
+            return False
+        return self._get_crm_voip_adapter().reads_call_history()
 
     # ------------------------------------------------------------------
     # One run

@@ -416,6 +416,12 @@ class ProviderAdapter:
         """The PBX's extensions as a list of ``Extension``."""
         raise PermanentError(f"{self.name} does not support listing extensions")
 
+    def reads_call_history(self):
+        """Whether this account can read the PBX's call history as configured (the
+        reconciliation skips it otherwise); a PBX whose REST API is optional says no
+        while it has none."""
+        return self.has_call_history
+
     def call_history(self, start, end):
         """Calls between aware datetimes ``start`` and ``end`` as a list of ``HistoryCall``."""
         raise PermanentError(f"{self.name} does not support call history")

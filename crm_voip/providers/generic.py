@@ -376,6 +376,10 @@ class GenericWebhookAdapter(ProviderAdapter):
                 result.append(Extension(str(row["extension"]), str(row.get("name") or "")))
         return result
 
+    def reads_call_history(self):
+        # The REST endpoints are optional in the generic protocol: no URL, no history.
+        return bool(self.config.get("base_url") and self.config.get("api_key"))
+
     def call_history(self, start, end):
         params = {"start": ensure_utc(start).isoformat(), "end": ensure_utc(end).isoformat()}
         payload = self._api("GET", "/calls", params=params)
