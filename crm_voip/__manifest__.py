@@ -29,6 +29,8 @@
         "data/crm_voip_recording_data.xml",
         "views/crm_voip_recording_views.xml",
         "wizard/crm_voip_extension_import_views.xml",
+        "data/crm_voip_alarm_data.xml",
+        "views/crm_voip_provider_alarm_views.xml",
     ],
     "demo": ["demo/crm_voip_demo.xml"],
     "assets": {
