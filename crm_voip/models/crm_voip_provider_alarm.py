@@ -8,6 +8,8 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..tools.crash_points import crash_point
+
 _logger = logging.getLogger(__name__)
 
 ALARM_FIELDS_GROUPS = "crm_voip.crm_voip_group_manager,base.group_system"
@@ -155,14 +157,16 @@ class CrmVoipProvider(models.Model):
         )
         raised = cleared = 0
         for account in accounts:
-            reasons = account._crm_voip_alarm_reasons(
-                now, refused.get(account, 0), received.get(account, 0)
-            )
-            if reasons:
-                raised += account._crm_voip_raise_alarm(reasons, now)
-            elif account.alarm_state == "red" and account._crm_voip_contact_since_alarm():
-                account._crm_voip_clear_alarm()
-                cleared += 1
+            with self.env.cr.savepoint():
+                reasons = account._crm_voip_alarm_reasons(
+                    now, refused.get(account, 0), received.get(account, 0)
+                )
+                if reasons:
+                    raised += account._crm_voip_raise_alarm(reasons, now)
+                elif account.alarm_state == "red" and account._crm_voip_contact_since_alarm():
+                    account._crm_voip_clear_alarm()
+                    cleared += 1
+                crash_point(self.env, "alarms")
             if auto_commit:
                 self.env.cr.commit()
         return raised, cleared
