@@ -268,4 +268,7 @@ class TestCrmVoipAlarms(hostile.TestWebhookHostileInput):
         stranger = user_of_company(
             self.env, company_2, "voip_alarm_manager_co2", "sales_team.group_sale_manager"
         )
-        self.assertFalse(self.env[REFUSALS].with_user(stranger).search([]))
+        refusals_of_stranger = self.env[REFUSALS].with_user(stranger)
+        self.assertFalse(
+            refusals_of_stranger.with_context(allowed_company_ids=company_2.ids).search([])
+        )
