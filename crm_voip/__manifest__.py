@@ -31,6 +31,8 @@
         "wizard/crm_voip_extension_import_views.xml",
         "data/crm_voip_reconcile_data.xml",
         "views/crm_voip_reconcile_views.xml",
+        "data/crm_voip_alarm_data.xml",
+        "views/crm_voip_provider_alarm_views.xml",
     ],
     "demo": ["demo/crm_voip_demo.xml"],
     "assets": {

@@ -72,8 +72,10 @@ def admit_webhook(token):
     length = httprequest.content_length
     if length is None and "chunked" in httprequest.headers.get("Transfer-Encoding", "").lower():
         # Without a length the body could only be bounded by reading it.
+        provider._crm_voip_note_refusal(411, "Content-Length required", httprequest.remote_addr)
         raise WebhookRefused(411, "Content-Length required")
     if length is not None and length > MAX_BODY_BYTES:
+        provider._crm_voip_note_refusal(413, "request body too large", httprequest.remote_addr)
         raise WebhookRefused(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     # Also bounds the form parser Odoo runs next on the same (cached) bytes.
     httprequest.max_content_length = MAX_BODY_BYTES
@@ -129,6 +131,7 @@ class CrmVoipWebhookController(http.Controller):
                 return self._response(handshake)
             if webhook_request.method not in adapter.webhook_methods:
                 expected = " or ".join(adapter.webhook_methods)
+                provider._crm_voip_note_refusal(405, f"{expected} expected", self._remote_addr())
                 return self._reply(405, {"status": "error", "error": f"{expected} expected"})
             if len(webhook_request.body) > MAX_BODY_BYTES:
                 raise providers.errors.MalformedEventError("request body too large")
@@ -141,10 +144,14 @@ class CrmVoipWebhookController(http.Controller):
                 webhook_request.remote_addr,
                 error,
             )
+            provider._crm_voip_note_refusal(403, str(error), webhook_request.remote_addr)
             return self._reply(403, {"status": "error", "error": str(error)})
         except providers.errors.MalformedEventError as error:
             _logger.warning("crm_voip: provider %s got a malformed webhook: %s", provider.id, error)
+            provider._crm_voip_note_refusal(400, str(error), webhook_request.remote_addr)
             return self._reply(400, {"status": "error", "error": str(error)})
+        # A verified request is a contact, events or not (a heartbeat): the silence alarm.
+        provider._crm_voip_note_contact()
         if verified:
             _logger.debug("crm_voip: provider %s webhook verified: %s", provider.id, verified)
         # A program beside the PBX (a bridge) may report its status, with or without events.

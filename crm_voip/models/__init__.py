@@ -20,3 +20,5 @@ from . import phone_blacklist
 from . import crm_voip_provider_peer
 from . import crm_voip_provider_reconcile
 from . import crm_voip_call_reconcile
+from . import crm_voip_refusal
+from . import crm_voip_provider_alarm

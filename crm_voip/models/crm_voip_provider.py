@@ -27,6 +27,7 @@ PROVIDER_FIELDS_FOR_WEBHOOKS = [
     "ip_allowlist",
     "recording_hosts",
     "unknown_caller_policy",
+    "last_contact_date",
 ]
 # What an event and its call read of the dialled line; other fields load when asked.
 LINE_FIELDS_FOR_CALLS = ["name", "company_id", "team_id", "source_id", "medium_id", "campaign_id"]

@@ -16,6 +16,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from .. import providers
+from ..tools.crash_points import crash_point
 
 _logger = logging.getLogger(__name__)
 
@@ -406,6 +407,7 @@ class CrmVoipRecording(models.Model):
             return error
         if auto_commit:
             self.env.cr.commit()
+        crash_point(self.env, "fetch_recordings")
         download = error = None
         try:
             link = adapter.recording_link(recording_ref, call_id=pbx_call_id)

@@ -18,3 +18,5 @@ from . import test_crm_voip_telfin
 from . import test_crm_voip_webhook_input
 from . import test_crm_voip_asterisk
 from . import test_crm_voip_reconcile
+from . import test_crm_voip_alarms
+from . import test_crm_voip_crash_safety

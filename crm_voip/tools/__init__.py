@@ -1,1 +1,2 @@
 from . import bus_push
+from . import crash_points

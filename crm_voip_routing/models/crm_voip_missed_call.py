@@ -1,4 +1,5 @@
 import logging
+import threading
 
 import pytz
 from markupsafe import Markup
@@ -7,6 +8,8 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 from odoo.tools.misc import format_datetime
+
+from odoo.addons.crm_voip.tools.crash_points import crash_point
 
 _logger = logging.getLogger(__name__)
 
@@ -445,13 +448,28 @@ class CrmVoipMissedCall(models.Model):
         """Overdue call-backs: once, a task for the team leader, and optionally a text to the
         client."""
         now = now or fields.Datetime.now()
+        testing = getattr(threading.current_thread(), "testing", False)
         overdue = self.search(
             [("state", "=", "open"), ("escalated", "=", False), ("deadline", "<", now)],
             order="deadline, id",
             limit=ESCALATION_BATCH,
         )
         for missed in overdue:
-            missed._crm_voip_escalate(now)
+            # One task at a time, committed with its "escalated" mark: a worker killed in
+            # the middle leaves each task escalated (its activity and text created) or
+            # not at all, and the next run takes the rest, never one twice.
+            try:
+                with self.env.cr.savepoint():
+                    missed._crm_voip_escalate(now)
+                    crash_point(self.env, "escalate")
+            except Exception:
+                if testing:
+                    raise
+                # One task that cannot be escalated must not hold back the others.
+                _logger.exception("crm_voip: could not escalate missed call %s", missed.id)
+                continue
+            if not testing:
+                self.env.cr.commit()
         if len(overdue) == ESCALATION_BATCH:
             self.env["ir.cron"]._notify_progress(done=len(overdue), remaining=1)
         return overdue

@@ -12,3 +12,4 @@ from . import test_routing_lookup_access
 from . import test_routing_access
 from . import test_live_board
 from . import test_routing_reconcile
+from . import test_crash_safety
