@@ -29,6 +29,7 @@
         "data/crm_voip_recording_data.xml",
         "views/crm_voip_recording_views.xml",
         "wizard/crm_voip_extension_import_views.xml",
+        "views/res_config_settings_views.xml",
     ],
     "demo": ["demo/crm_voip_demo.xml"],
     "assets": {

@@ -17,3 +17,6 @@ from . import res_company
 from . import ir_http
 from . import crm_voip_recording
 from . import phone_blacklist
+from . import res_config_settings
+from . import crm_voip_call_masking
+from . import crm_voip_recording_masking
