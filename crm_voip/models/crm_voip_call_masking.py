@@ -144,3 +144,10 @@ class CrmVoipCall(models.Model):
             call = record.call_id.sudo()
             return call.partner_number_e164 or call.partner_number or None
         return None
+
+    def crm_voip_create_contact(self, name=False, with_opportunity=False):
+        # A contact created from an unknown caller is named after his number: as its
+        # creator may read it.
+        if not name and len(self) == 1 and not self.partner_id:
+            name = self._crm_voip_number_for(self.env.user)
+        return super().crm_voip_create_contact(name=name, with_opportunity=with_opportunity)
