@@ -16,13 +16,11 @@ class CrmVoipCallReport(models.Model):
     @api.depends_context("uid")
     def _compute_partner_number_display(self):
         # The stored number is read in sudo: a masked user may not read its field.
-        super(CrmVoipCallReport, self.sudo())._compute_partner_number_display()
+        format_number = self.env["crm.voip.call"]._crm_voip_format_number
         user = self.env.user
-        if not user._crm_voip_sees_numbers():
-            for row in self:
-                row.partner_number_display = (
-                    user._crm_voip_visible_number(row.partner_number_display) or False
-                )
+        for row in self:
+            number = format_number(row.sudo().partner_number)
+            row.partner_number_display = user._crm_voip_visible_number(number) or False
 
     def _search_partner_number_display(self, operator, value):
         domain = super()._search_partner_number_display(operator, value)
