@@ -33,6 +33,7 @@
         "views/crm_voip_reconcile_views.xml",
         "data/crm_voip_alarm_data.xml",
         "views/crm_voip_provider_alarm_views.xml",
+        "views/res_config_settings_views.xml",
     ],
     "demo": ["demo/crm_voip_demo.xml"],
     "assets": {

@@ -103,6 +103,9 @@ def main():
                         database,
                         "-i",
                         ",".join(ADDONS),
+                        # Анна and Дмитрий work in Russian: every module's translation.
+                        "--load-language",
+                        "ru_RU",
                         "--stop-after-init",
                         "--no-http",
                         "--log-level",
@@ -149,6 +152,7 @@ def main():
                 "    (log in: the calls ring extensions 100-103, so popups appear as they come)\n"
                 "    anna   / anna    salesperson (Анна Смирнова), extension 101\n"
                 "    dmitry / dmitry  salesperson (Дмитрий Орлов), extension 102\n"
+                "    (both work in the Russian interface)\n"
                 f"{simulators}"
                 "  Calls: Telephony > Calls. Ctrl-C stops everything.\n",
                 flush=True,

@@ -221,3 +221,36 @@ def test_normalize_speed_p95_under_1ms():
 )
 def test_format_international(number, shown):
     assert numbers.format_international(number) == shown
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+74951234567", "+7 495 ***-**-67"),
+        ("+79161234567", "+7 916 ***-**-67"),
+        ("8 (495) 123-45-67", "+7 495 ***-**-67"),
+        ("+442037691880", "+44 20 **** **80"),
+        ("+14155552671", "+1 415-***-**71"),
+        ("101", "101"),  # an extension is not a client's number
+        ("12345678", "******78"),  # not a number we can read: its last digits only
+        ("anonymous", "***"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_mask_number(number, masked):
+    assert numbers.mask_number(number) == masked
+
+
+def test_mask_number_hides_at_least_three_digits():
+    # A short national number has little left once its area code is shown.
+    masked = numbers.mask_number("+4930123456")
+    assert masked.count("*") >= numbers.MASK_MIN_HIDDEN
+    assert masked.endswith("56")
+    assert "1234" not in masked
+
+
+def test_masked_number_stays_as_it_is():
+    masked = numbers.mask_number("+74951234567")
+    assert numbers.mask_number(masked) == masked
+    assert numbers.format_international(masked) == masked

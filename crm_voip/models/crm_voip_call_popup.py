@@ -49,25 +49,32 @@ class CrmVoipCall(models.Model):
         if event.kind == EV.RECORDING_READY:
             return
         table, call_column, user_column = self._crm_voip_rang_table()
-        # Everyone rung and the call's user: their contacts are their bus channels.
-        partner_ids = [
-            partner_id
-            for (partner_id,) in self.env.execute_query(
-                SQL(
-                    "SELECT partner_id FROM res_users WHERE id = %s"
-                    " OR id IN (SELECT %s FROM %s WHERE %s = %s) ORDER BY id",
-                    call.user_id.id or None,
-                    user_column,
-                    table,
-                    call_column,
-                    call.id,
-                )
+        # Everyone rung and the call's user: their contacts are their bus channels, and
+        # whether they see clients' numbers (else they get the masked one).
+        see_numbers_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "crm_voip.group_crm_voip_see_numbers"
+        )
+        recipients = {True: [], False: []}
+        for partner_id, sees_numbers in self.env.execute_query(
+            SQL(
+                "SELECT partner_id, EXISTS (SELECT FROM res_groups_users_rel"
+                " WHERE uid = res_users.id AND gid = %s) FROM res_users WHERE id = %s"
+                " OR id IN (SELECT %s FROM %s WHERE %s = %s) ORDER BY id",
+                see_numbers_id,
+                call.user_id.id or None,
+                user_column,
+                table,
+                call_column,
+                call.id,
             )
-        ]
-        if partner_ids:
-            bus_push.push_to_partners(
-                self.env, partner_ids, "crm_voip/call_update", call._crm_voip_state_payload()
-            )
+        ):
+            recipients[sees_numbers].append(partner_id)
+        for sees_numbers, partner_ids in recipients.items():
+            if partner_ids:
+                payload = call._crm_voip_state_payload()
+                if not sees_numbers:
+                    payload["number"] = providers.numbers.mask_number(payload["number"])
+                bus_push.push_to_partners(self.env, partner_ids, "crm_voip/call_update", payload)
 
     # ------------------------------------------------------------------
     # Browser payloads (incoming-call popup, call bar)
@@ -90,7 +97,10 @@ class CrmVoipCall(models.Model):
             "origin": self.origin,
             "user_id": self.user_id.id,
             "user_name": user_name or "",
-            "number": self._crm_voip_format_number(self.partner_number_e164)
+            # Whole for whoever builds it in sudo (the pushes mask it per recipient).
+            "number": self._crm_voip_number_for(self.env.user)
+            if not self.env.su
+            else self._crm_voip_format_number(self.partner_number_e164)
             or self.partner_number
             or "",
             "partner_name": partner_name or "",
@@ -132,6 +142,10 @@ class CrmVoipCall(models.Model):
         if opportunities:
             currency = self.company_id.sudo().currency_id
         payload = self._crm_voip_state_payload()
+        payload["number"] = self._crm_voip_number_for(recipient)
+        if not recipient._crm_voip_sees_numbers():
+            for call in calls or []:
+                call["number"] = providers.numbers.mask_number(call["number"])
         payload.update(
             {
                 # The contact's name as the recipient may read it, as in "partner".

@@ -116,8 +116,8 @@ def format_international(number_e164):
 
     Cached: every call pushed to a browser shows its number.
     """
-    if not number_e164 or not number_e164.startswith("+"):
-        return number_e164 or ""
+    if not number_e164 or not number_e164.startswith("+") or MASK_CHAR in number_e164:
+        return number_e164 or ""  # a masked number is already spelled as shown
     try:
         parsed = phonenumbers.parse(number_e164)
     except phonenumbers.NumberParseException:
@@ -144,3 +144,58 @@ def national_variants(raw, region="RU", extension_max_len=5):
     if metadata is not None and metadata.national_prefix:
         variants.append(metadata.national_prefix + national)
     return list(dict.fromkeys(variants))
+
+
+# What a masked digit becomes, and how many digits stay readable at the end.
+MASK_CHAR = "*"
+MASK_KEEP_LAST = 2
+# Fewer digits masked than this and the number could be guessed by trying them all.
+MASK_MIN_HIDDEN = 3
+
+
+def _mask_digits(text, keep_first, keep_last=MASK_KEEP_LAST):
+    """``text`` with every digit masked but its first ``keep_first`` and last
+    ``keep_last`` ones; separators stay, so the grouping reads as before."""
+    total = sum(ch.isdigit() for ch in text)
+    keep_first = max(0, min(keep_first, total - keep_last - MASK_MIN_HIDDEN))
+    seen = 0
+    out = []
+    for ch in text:
+        if ch.isdigit():
+            seen += 1
+            if keep_first < seen <= total - keep_last:
+                ch = MASK_CHAR
+        out.append(ch)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=8192)
+def _mask_cached(value, region, extension_max_len):
+    if is_extension(value, extension_max_len) or MASK_CHAR in value:
+        return value  # an internal extension says nothing about a client
+    e164 = normalize(value, region, extension_max_len)
+    if not e164:
+        digits = _plain_digits(value)
+        if not digits:
+            return MASK_CHAR * 3 if value.strip() else ""
+        # Not a phone number we can read: only its last digits stay.
+        return _mask_digits(value, 0)
+    parsed = phonenumbers.parse(e164, None)
+    # The country code and the area (or mobile operator) code stay: they say where the
+    # client is, not who he is.
+    area_length = phonenumbers.length_of_geographical_area_code(parsed)
+    area_length = area_length or phonenumbers.length_of_national_destination_code(parsed)
+    keep_first = len(str(parsed.country_code)) + area_length
+    return _mask_digits(format_international(e164), keep_first)
+
+
+def mask_number(number, region="RU", extension_max_len=5):
+    """The number as someone who may not see clients' numbers reads it: the country
+    code, the area or operator code and the last two digits, in the usual grouping:
+    ``+74951234567`` → ``+7 495 ***-**-67``. Extensions are not masked; anything that
+    is not a phone number keeps only its last two digits. At least three digits are
+    always masked, even of short numbers.
+    """
+    if number is None or isinstance(number, bool) or number == "":
+        return ""
+    return _mask_cached(str(number), (region or "").upper(), extension_max_len)

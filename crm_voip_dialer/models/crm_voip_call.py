@@ -24,10 +24,10 @@ class CrmVoipCall(models.Model):
             self.dialer_line_id.sudo()._dialer_on_call_end(self)
 
     @api.model
-    def crm_voip_dial_prepare(self, number, res_model=False, res_id=False):
+    def crm_voip_dial_prepare(self, number, res_model=False, res_id=False, **kwargs):
         """Preview mode: the agent dials the contact of his card through click-to-call."""
         if res_model != "crm.voip.dialer.line" or not res_id:
-            return super().crm_voip_dial_prepare(number, res_model, res_id)
+            return super().crm_voip_dial_prepare(number, res_model, res_id, **kwargs)
         line = self.env["crm.voip.dialer.line"].sudo().browse(int(res_id)).exists()
         if not line or line.user_id != self.env.user or line.state != "preview":
             raise AccessError(self.env._("This contact is not waiting for your call."))

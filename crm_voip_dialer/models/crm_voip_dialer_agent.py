@@ -174,7 +174,9 @@ class CrmVoipDialerAgent(models.Model):
             card = {
                 "line_id": line.id,
                 "name": line.name,
-                "phone": line.phone_e164 or line.phone,
+                "phone": self.env.user._crm_voip_visible_number(
+                    line.sudo().phone_e164 or line.sudo().phone
+                ),
                 "partner_id": partner.id,
                 "partner_name": partner.display_name or "",
                 "company": partner.commercial_company_name or partner.parent_id.name or "",

@@ -6,3 +6,4 @@ from . import test_dialer_concurrency
 from . import test_dialer_simulator
 from . import test_dialer_ui
 from . import test_dialer_access
+from . import test_dialer_masked_numbers

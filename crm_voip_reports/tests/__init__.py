@@ -5,3 +5,4 @@ from . import test_xlsx
 from . import test_ui
 from . import test_export_access
 from . import test_report_access
+from . import test_masked_numbers

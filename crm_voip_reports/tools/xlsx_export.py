@@ -245,6 +245,8 @@ class CallReportWorkbook:
         directions = dict(self._selection("direction"))
         outcomes = dict(self._selection("outcome"))
         row = 0
+        # Masked for a user outside "Sees client phone numbers", as on every screen.
+        visible_number = self.env.user._crm_voip_visible_number
         for record in self._iter_calls():
             if row >= MAX_CALL_ROWS:
                 self.truncated = True
@@ -279,7 +281,7 @@ class CallReportWorkbook:
                 (4, user),
                 (5, team),
                 (6, client),
-                (7, number),
+                (7, visible_number(number)),
                 (8, country),
                 (9, line),
                 (10, source),

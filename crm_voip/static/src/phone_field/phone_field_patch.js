@@ -17,6 +17,8 @@ patch(PhoneField.prototype, {
         await this.crmVoip.dial(number, {
             resModel: record.resModel,
             resId: record.resId || false,
+            // A number shown masked is dialled from the record, by the server.
+            fieldName: this.props.name,
         });
     },
 });

@@ -144,9 +144,10 @@ export class CrmVoipCallCenterState {
     /**
      * Ask the PBX to ring the user's own phone, then the client.
      * @param {string} number
-     * @param {{resModel?: string, resId?: number}} [record] the record being viewed
+     * @param {{resModel?: string, resId?: number, fieldName?: string}} [record] the record
+     *  being viewed, and its field that shows the number
      */
-    async dial(number, { resModel = false, resId = false } = {}) {
+    async dial(number, { resModel = false, resId = false, fieldName = false } = {}) {
         if (!number || !number.trim()) {
             this.notification.add(_t("Type a number to call."), { type: "warning" });
             return null;
@@ -156,6 +157,7 @@ export class CrmVoipCallCenterState {
             call = await this.orm.call("crm.voip.call", "crm_voip_dial_prepare", [number], {
                 res_model: resModel,
                 res_id: resId,
+                field_name: fieldName,
             });
         } catch (error) {
             this._notifyError(error);

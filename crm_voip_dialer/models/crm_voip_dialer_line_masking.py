@@ -1,0 +1,51 @@
+"""Hidden client numbers on campaign lines: the numbers are for "Sees client phone
+numbers" only (see ``crm_voip/models/crm_voip_call_masking.py``); an agent outside it
+reads them masked in his panel and still calls them, the server dialling the line's
+own number."""
+
+from odoo import api, fields, models
+
+SEE_NUMBERS_GROUP = "crm_voip.group_crm_voip_see_numbers"
+RAW_NUMBER_FIELDS = frozenset({"phone", "phone_e164"})
+
+
+class CrmVoipDialerLine(models.Model):
+    _inherit = "crm.voip.dialer.line"
+
+    phone = fields.Char(groups=SEE_NUMBERS_GROUP)
+    phone_e164 = fields.Char(groups=SEE_NUMBERS_GROUP)
+
+    @api.depends_context("uid")
+    def _compute_display_name(self):
+        super()._compute_display_name()
+        user = self.env.user
+        if not user._crm_voip_sees_numbers():
+            for line in self:
+                number = line.sudo().phone_e164 or line.sudo().phone or ""
+                line.display_name = f"{line.name} ({user._crm_voip_visible_number(number)})"
+
+    def _fetch_field(self, field):
+        if (
+            field.name in RAW_NUMBER_FIELDS
+            and not self.env.su
+            and not field.is_accessible(self.env)
+        ):
+            # The dialer's own code reads the number it dials; ``read`` checks first.
+            return self.sudo()._fetch_field(field)
+        return super()._fetch_field(field)
+
+    def _export_rows(self, field_paths, *args, **kwargs):
+        names = {path[0] for path in field_paths if path and path[0] in self._fields}
+        self.check_field_access_rights("read", sorted(names))
+        return super()._export_rows(field_paths, *args, **kwargs)
+
+
+class CrmVoipCall(models.Model):
+    _inherit = "crm.voip.call"
+
+    @api.model
+    def _crm_voip_number_from_record(self, record, field_name):
+        if record._name == "crm.voip.dialer.line":
+            line = record.sudo()
+            return line.phone_e164 or line.phone or None
+        return super()._crm_voip_number_from_record(record, field_name)
