@@ -1,0 +1,117 @@
+"""The folding against AMI streams a real Asterisk 20 emitted (``tests/fixtures/asterisk/real``).
+
+Recorded with the test configuration of ``tests/asterisk/`` (chan_sip phones driven by
+pyVoIP): a trunk caller ``79161234567`` reaching the lines ``74950000001`` (extension 101),
+``74950000002`` (ring group 101, 102, 103) and ``74950000003`` (queue 101, 102; it answers
+the caller first), the desk phones calling out and each other, and an AMI ``Originate``
+with ``ChannelId: c2c-42-abc`` and ``CRM_VOIP_REF=c2c-42``. ``DeviceStateChange`` and the
+action replies were left out of the recording; the events carry no ``Timestamp``.
+"""
+
+import pathlib
+
+import pytest
+from pbx_bridge.amiwire import parse_frames
+from pbx_bridge.fold import AmiFolder
+
+STREAMS = pathlib.Path(__file__).parent / "fixtures" / "asterisk" / "real"
+CLIENT = "79161234567"
+
+# stream: (direction, final type, disposition, extension that talked or rang last, did)
+EXPECTED = {
+    "direct_answered": ("inbound", "call.ended", "answered", "101", "74950000001"),
+    "direct_busy": ("inbound", None, "busy", None, "74950000001"),
+    "direct_no_answer": ("inbound", None, None, None, "74950000001"),
+    "ring_group_answered": ("inbound", "call.ended", "answered", "102", "74950000002"),
+    "queue_answered": ("inbound", "call.ended", "answered", "102", "74950000003"),
+    "queue_nobody": ("inbound", None, None, None, "74950000003"),
+    "outbound_answered": ("outbound", "call.ended", "answered", "101", None),
+    "internal_answered": ("internal", "call.ended", "answered", None, None),
+    "originate_answered": ("outbound", "call.ended", "answered", "101", None),
+}
+
+
+class Clock:
+    """AMI events without a Timestamp are dated when read: a tenth of a second apart."""
+
+    def __init__(self):
+        self.now = 1796533600.0
+
+    def __call__(self):
+        self.now += 0.1
+        return self.now
+
+
+def fold(name):
+    text = (STREAMS / f"{name}.ami").read_text().replace("\n", "\r\n")
+    clock = Clock()
+    folder = AmiFolder(internal_contexts=("from-internal",), clock=clock)
+    events = []
+    for message in parse_frames(text, expect_banner=False):
+        events.extend(folder.feed(message))
+    events.extend(folder.expire(clock.now + 24 * 3600))
+    return folder, events
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_one_call_per_stream(name):
+    folder, events = fold(name)
+    assert events, "the stream folded into no event"
+    assert len({event["call_id"] for event in events}) == 1, "one call, whatever its legs"
+    assert folder.open_calls() == 0
+    assert len({event["id"] for event in events}) == len(events), "event ids are unique"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_final_outcome(name):
+    direction, final_type, disposition, extension, did = EXPECTED[name]
+    _folder, events = fold(name)
+    finals = [e for e in events if e["type"] in ("call.ended", "call.missed")]
+    assert len(finals) == 1, f"exactly one final event, got {[e['type'] for e in events]}"
+    final = finals[0]
+    assert {e.get("direction") for e in events} <= {direction, None}
+    if final_type:
+        assert final["type"] == final_type
+    else:
+        # Unanswered: missed, or ended with a disposition that is not "answered".
+        assert final["type"] == "call.missed" or final.get("disposition") != "answered"
+    if disposition:
+        assert final.get("disposition", "answered" if final["type"] == "call.ended" else None) == (
+            disposition
+        )
+    if extension:
+        answered = [e for e in events if e["type"] == "call.answered"]
+        assert answered and answered[-1].get("extension") == extension
+    if direction == "inbound":
+        assert events[0].get("from", "").endswith(CLIENT[-10:])
+    if did:
+        assert any(e.get("did") == did for e in events)
+
+
+def test_ring_group_answered_on_one_phone_is_one_answered_call():
+    _folder, events = fold("ring_group_answered")
+    rung = {e.get("extension") for e in events if e["type"] == "call.ringing"}
+    assert {"101", "102", "103"} <= rung
+    answered = [e for e in events if e["type"] == "call.answered"]
+    assert [e["extension"] for e in answered] == ["102"]
+
+
+def test_queue_nobody_took_is_one_missed_call():
+    # The queue answers the caller itself (its channel goes Up before any agent rings).
+    _folder, events = fold("queue_nobody")
+    assert not [e for e in events if e["type"] == "call.answered"]
+
+
+def test_click_to_call_keeps_odoo_reference():
+    _folder, events = fold("originate_answered")
+    assert {e["call_id"] for e in events} == {"c2c-42-abc"}
+    assert any(e.get("origin_ref") == "c2c-42" for e in events)
+    assert any(e.get("to", "").endswith(CLIENT[-10:]) for e in events)
+
+
+def test_recordings_named():
+    for name in ("direct_answered", "ring_group_answered", "queue_answered"):
+        _folder, events = fold(name)
+        recordings = [e for e in events if e["type"] == "call.recording"]
+        assert len(recordings) == 1, name
+        assert recordings[0]["recording_id"].endswith(".wav")
