@@ -4,8 +4,10 @@ Recorded with the test configuration of ``tests/asterisk/`` (chan_sip phones dri
 pyVoIP): a trunk caller ``79161234567`` reaching the lines ``74950000001`` (extension 101),
 ``74950000002`` (ring group 101, 102, 103) and ``74950000003`` (queue 101, 102; it answers
 the caller first), the desk phones calling out and each other, and an AMI ``Originate``
-with ``ChannelId: c2c-42-abc`` and ``CRM_VOIP_REF=c2c-42``. ``DeviceStateChange`` and the
-action replies were left out of the recording; the events carry no ``Timestamp``.
+with ``ChannelId: c2c-42-abc`` and ``CRM_VOIP_REF=c2c-42``. ``manager.conf`` has
+``timestampevents`` and ``channelvars = MIXMONITOR_FILENAME`` (the recording's file on its
+channel's events); the recordings' temporary folder was replaced by
+``/var/spool/asterisk/monitor``. ``DeviceStateChange`` and the action replies were left out.
 """
 
 import pathlib
@@ -31,25 +33,20 @@ EXPECTED = {
 }
 
 
-class Clock:
-    """AMI events without a Timestamp are dated when read: a tenth of a second apart."""
-
-    def __init__(self):
-        self.now = 1796533600.0
-
-    def __call__(self):
-        self.now += 0.1
-        return self.now
+MONITOR = "/var/spool/asterisk/monitor"
 
 
 def fold(name):
     text = (STREAMS / f"{name}.ami").read_text().replace("\n", "\r\n")
-    clock = Clock()
-    folder = AmiFolder(internal_contexts=("from-internal",), clock=clock)
+    messages = parse_frames(text, expect_banner=False)
+    last = float(messages[-1]["Timestamp"])
+    folder = AmiFolder(
+        internal_contexts=("from-internal",), recording_dir=MONITOR, clock=lambda: last
+    )
     events = []
-    for message in parse_frames(text, expect_banner=False):
+    for message in messages:
         events.extend(folder.feed(message))
-    events.extend(folder.expire(clock.now + 24 * 3600))
+    events.extend(folder.expire(last + 24 * 3600))
     return folder, events
 
 
@@ -114,4 +111,21 @@ def test_recordings_named():
         _folder, events = fold(name)
         recordings = [e for e in events if e["type"] == "call.recording"]
         assert len(recordings) == 1, name
+        assert recordings[0]["recording_id"].startswith("20261206/")
         assert recordings[0]["recording_id"].endswith(".wav")
+
+
+# stream: (seconds ringing before the answer, seconds talking) as the phones behaved:
+# each phone answers 1 s after it rings and hangs up 2 s later.
+TIMES = {"direct_answered": (1, 2), "ring_group_answered": (1, 2), "queue_answered": (1, 2)}
+
+
+@pytest.mark.parametrize("name", sorted(TIMES))
+def test_ring_and_talk_times_come_from_the_events(name):
+    ring, talk = TIMES[name]
+    _folder, events = fold(name)
+    by_type = {e["type"]: e for e in events}
+    started = float(events[0]["timestamp"])
+    answered = float(by_type["call.answered"]["timestamp"])
+    assert answered - started == pytest.approx(ring, abs=0.6)
+    assert by_type["call.ended"].get("duration") == pytest.approx(talk, abs=1)
