@@ -73,6 +73,9 @@ for _alias, _path in TEST_HELPERS.items():
     load_module(_alias, _path)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bridge"))  # the PBX bridge's package, ``pbx_bridge``
+if (ROOT / "bridge" / "pbx_bridge").is_dir():
+    importlib.import_module("pbx_bridge")
 
 
 @pytest.fixture

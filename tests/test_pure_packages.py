@@ -15,6 +15,7 @@ PURE_PACKAGES = [
     "crm_voip_routing/routing",
     "crm_voip_dialer/dialer",
     "crm_voip/callstate",
+    "bridge/pbx_bridge",
 ]
 # Modules each package that exists today must keep: a moved folder must not make its
 # checks skip quietly.

@@ -58,3 +58,14 @@ def audio_reply(request, data, mimetype="audio/mpeg"):
     start, end = wanted
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return Reply(206, data[start : end + 1], headers)
+
+
+class Upgrade(Exception):
+    """Raised by a route to switch the connection to another protocol (a WebSocket): the
+    server answers ``101`` with ``headers``, then ``serve(rfile, wfile)`` owns the
+    connection until it returns."""
+
+    def __init__(self, headers, serve):
+        super().__init__(101)
+        self.headers = headers
+        self.serve = serve

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from . import pbx
-from .rest import Reply, RestRequest
+from .rest import Reply, RestRequest, Upgrade
 from .scenarios import SCENARIOS, scenario_params
 
 #: The control endpoint, below the simulator's root and below every PBX's base URL.
@@ -127,9 +127,26 @@ class _Handler(BaseHTTPRequestHandler):
             raise Reply(404, error("Not found"))
         except Reply as reply:
             self._answer(sim, record, reply, api)
+        except Upgrade as upgrade:
+            self._switch(sim, record, upgrade)
         except Exception as exc:  # a bug in the simulator must still answer something
             _logger.exception("REST handler failed on %s %s", self.command, self.path)
             self._answer(sim, record, Reply(500, error(str(exc))), api)
+
+    def _switch(self, sim, record, upgrade):
+        """Answer 101 and hand the connection to the new protocol (it is not reused)."""
+        record.status = 101
+        record.response = "<switched protocols>"
+        sim._log_request(record)
+        self.send_response(101)
+        for name, value in upgrade.headers.items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        # An event stream may stay quiet for longer than the REST idle timeout.
+        self.connection.settimeout(None)
+        upgrade.serve(self.rfile, self.wfile)
 
     def _answer(self, sim, record, reply, api):
         headers = dict(reply.headers)

@@ -123,11 +123,16 @@ class Simulator:
         _logger.info("VATS simulator REST API listening on %s", self.base_url)
         for code in self.accounts:
             _logger.info("%s API at %s", pbx.get(code).label, self.api_url(code))
+        for code, account in self.accounts.items():
+            pbx.get(code).start_services(self, account)
         return self
 
     def stop(self):
         self._stopping.set()
         self.wait_background(timeout=2.0)
+        if self._server is not None:
+            for code, account in self.accounts.items():
+                pbx.get(code).stop_services(self, account)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

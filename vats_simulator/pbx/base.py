@@ -36,6 +36,8 @@ OPTIONAL_HOOKS = (
     "webhook_deliveries",
     "response_headers",
     "verify_webhook_url",
+    "start_services",
+    "stop_services",
 )
 
 
@@ -128,6 +130,10 @@ class Pbx:
     #: Whether a webhook carries a signature (or a secret) of its own: ``signing`` then
     #: changes its body or headers. A PBX that signs nothing may change its URL instead.
     signs_webhooks = True
+    #: How the PBX hands its call events over: ``webhook`` (it posts them, one request per
+    #: delivery) or ``stream`` (clients connect to a server of the PBX and read them, e.g. a
+    #: manager socket: ``webhook_deliveries`` writes to them and gives no request).
+    transport = "webhook"
 
     def webhook_payloads(self, payloads, options):
         """The payloads to post, in order (a PBX may group several events in one POST, or
@@ -154,6 +160,13 @@ class Pbx:
         """Check ``account.webhook_url`` the way the PBX does when it is configured; True when
         the receiver passed. ``echo`` is a random value the check may use."""
         raise ValueError(f"{self.label} does not verify its webhook URL")
+
+    def start_services(self, sim, account):
+        """Start the servers the PBX runs besides the REST API (a ``stream`` PBX's socket),
+        when the simulator starts."""
+
+    def stop_services(self, sim, account):
+        """Stop what ``start_services`` started."""
 
     # --- helpers for the modules and the core -----------------------------------------------
 
