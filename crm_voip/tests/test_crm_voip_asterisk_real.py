@@ -16,6 +16,7 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from odoo import Command
@@ -42,6 +43,7 @@ class Phones:
 
     def __init__(self, lab):
         base = 41000 + (os.getpid() % 300) * 10
+        self.log = open(lab.folder / "phones.log", "w")  # pyVoIP's own prints
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -58,18 +60,24 @@ class Phones:
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log,
             text=True,
         )
         ready = json.loads(self.process.stdout.readline() or "{}").get("ready", [])
         if sorted(ready) != ["101", "102", "103", "client"]:
             self.stop()
             raise RuntimeError(f"the phones did not all register: {ready}")
+        #: What the phones did, as they say it (for failure messages).
+        self.events = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.events.append(line.strip())
 
     def send(self, **command):
         self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
-        return json.loads(self.process.stdout.readline())
 
     def behave(self, hold=2, **by_extension):
         """``behave(**{"101": "answer", "102": "ignore"})``: the others ignore the ring; who
@@ -78,8 +86,8 @@ class Phones:
             on_ring = by_extension.get(extension, "ignore")
             self.send(behave=extension, on_ring=on_ring, hold=hold)
 
-    def call(self, number, caller="client"):
-        self.send(call=caller, to=number, hold=2)
+    def call(self, number, caller="client", hold=2):
+        self.send(call=caller, to=number, hold=hold)
 
     def stop(self):
         if self.process.poll() is None:
@@ -90,6 +98,7 @@ class Phones:
             except (OSError, subprocess.TimeoutExpired):
                 self.process.kill()
                 self.process.wait(5)
+        self.log.close()
 
 
 @tagged("post_install", "-at_install", "-standard", "crm_voip_asterisk")
@@ -183,13 +192,16 @@ class TestCrmVoipRealAsterisk(CrmVoipHttpCommon):
                 return
             time.sleep(0.25)
         logged = self.calls().read(["state", "provider_call_id"])
-        self.fail(f"not logged in time; bridge: {self.bridge.health()}; calls: {logged}")
+        self.fail(
+            f"not logged in time; bridge: {self.bridge.health()}; calls: {logged};"
+            f" phones: {self.phones.events[-12:]}"
+        )
 
-    def place(self, number, **behaviour):
+    def place(self, number, caller_hold=2, **behaviour):
         before = self.calls()
         self.phones.behave(**behaviour)
         self.env.flush_all()
-        self.phones.call(number)
+        self.phones.call(number, hold=caller_hold)
         self.wait_for(
             lambda: (self.calls() - before).filtered(
                 lambda c: c.state not in ("ringing", "talking")
@@ -219,7 +231,8 @@ class TestCrmVoipRealAsterisk(CrmVoipHttpCommon):
         self.assertTrue(call.recording_ids.attachment_id.raw.startswith(b"RIFF"))
 
     def test_queue_nobody_took_is_one_missed_call(self):
-        call = self.place(LINE_QUEUE)
+        # The queue answers the caller itself; he waits longer than its 12 s timeout.
+        call = self.place(LINE_QUEUE, caller_hold=20)
         self.assertEqual(call.state, "missed")
         self.assertFalse(call.talk_seconds)
 

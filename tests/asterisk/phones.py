@@ -10,6 +10,7 @@ Prints {"ready": [...]} once every phone is registered.
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -20,12 +21,16 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 from pyVoIP.VoIP import CallState, PhoneStatus, VoIPPhone  # noqa: E402
 
 LOCK = threading.Lock()
+# pyVoIP prints to stdout: our JSON lines get a copy of it of their own, and its prints go
+# to stderr.
+OUT = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+sys.stdout = sys.stderr
 
 
 def say(**message):
     with LOCK:
-        sys.stdout.write(json.dumps(message) + "\n")
-        sys.stdout.flush()
+        OUT.write(json.dumps(message) + "\n")
+        OUT.flush()
 
 
 class Phone:
@@ -52,7 +57,10 @@ class Phone:
         if call.state != CallState.RINGING:
             return
         if behaviour["on_ring"] == "decline":
-            call.deny()
+            try:
+                call.deny()
+            except AttributeError:
+                pass  # pyVoIP 1.6.8 stops RTP it never started, after sending the 486
             say(event="declined", ext=self.ext)
             return
         if behaviour["on_ring"] == "ignore":
