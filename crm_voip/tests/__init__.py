@@ -21,3 +21,4 @@ from . import test_crm_voip_reconcile
 from . import test_crm_voip_alarms
 from . import test_crm_voip_crash_safety
 from . import test_crm_voip_masking
+from . import test_crm_voip_asterisk_real
