@@ -13,3 +13,4 @@ from . import crm_voip_board
 from . import crm_voip_call_board
 from . import res_users_board
 from . import ir_websocket_board
+from . import crm_voip_missed_call_masking

@@ -153,11 +153,17 @@ class CrmVoipMissedCall(models.Model):
                 and missed.done_at <= missed.deadline
             )
 
+    def _crm_voip_number_text(self, viewer):
+        """The task's number, formatted, as ``viewer`` (a user) may read it."""
+        self.ensure_one()
+        number = self.env["crm.voip.call"]._crm_voip_format_number(self.sudo().number_e164)
+        return viewer._crm_voip_visible_number(number)
+
     @api.depends("number_e164", "partner_id", "missed_count")
+    @api.depends_context("uid")
     def _compute_display_name(self):
-        Call = self.env["crm.voip.call"]
         for missed in self:
-            who = missed.partner_id.name or Call._crm_voip_format_number(missed.number_e164)
+            who = missed.partner_id.name or missed._crm_voip_number_text(self.env.user)
             missed.display_name = self.env._(
                 "Call back %(who)s (%(count)s)", who=who, count=missed.missed_count
             )
@@ -311,7 +317,8 @@ class CrmVoipMissedCall(models.Model):
         )
 
     def _crm_voip_activity_summary(self):
-        number = self.env["crm.voip.call"]._crm_voip_format_number(self.number_e164)
+        # Read by the task's owner: the number as he may see it.
+        number = self._crm_voip_number_text(self.user_id or self.env.user)
         if self.missed_count > 1:
             return self.env._(
                 "Call back %(number)s (%(count)s missed calls)",
@@ -323,7 +330,7 @@ class CrmVoipMissedCall(models.Model):
     def _crm_voip_activity_note(self):
         user = self.user_id
         tz = user.tz or self.company_id.resource_calendar_id.tz or "UTC"
-        number = self.env["crm.voip.call"]._crm_voip_format_number(self.number_e164)
+        number = self._crm_voip_number_text(user or self.env.user)
         text = self.env._(
             "%(count)s missed call(s) from %(number)s, first at %(first)s, last at %(last)s. "
             "Call back before %(deadline)s.",
@@ -367,7 +374,6 @@ class CrmVoipMissedCall(models.Model):
         return missed
 
     def _crm_voip_done(self, reason, call=None, user=None):
-        Call = self.env["crm.voip.call"]
         for missed in self:
             closer = (call.user_id if call else user) or self.env.user
             moment = (call and (call.date_start or call.date_answer)) or fields.Datetime.now()
@@ -383,7 +389,7 @@ class CrmVoipMissedCall(models.Model):
             activities = (missed.activity_id | missed.escalation_activity_id).exists()
             if not activities:
                 continue
-            number = Call._crm_voip_format_number(missed.number_e164)
+            number = missed._crm_voip_number_text(missed.user_id or closer)
             if reason == "callback":
                 feedback = self.env._(
                     "Called back %(number)s: %(who)s reached the client.",
