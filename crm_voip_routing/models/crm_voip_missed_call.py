@@ -225,13 +225,18 @@ class CrmVoipMissedCall(models.Model):
         """Record the unanswered incoming ``call``: a new task, or one more miss on the
         number's open task."""
         moment = call.date_start or call.date_end or fields.Datetime.now()
-        missed = self.search(
-            [
-                ("company_id", "=", call.company_id.id),
-                ("number_e164", "=", call.partner_number_e164),
-                ("state", "=", "open"),
-            ],
-            limit=1,
+        # Found by the number, which whoever ends the call may not read.
+        missed = (
+            self.sudo()
+            .search(
+                [
+                    ("company_id", "=", call.company_id.id),
+                    ("number_e164", "=", call.partner_number_e164),
+                    ("state", "=", "open"),
+                ],
+                limit=1,
+            )
+            .sudo(False)
         )
         if missed:
             missed.write(
@@ -360,13 +365,18 @@ class CrmVoipMissedCall(models.Model):
         """An answered call with the number closes its open task: our call-back (any
         outgoing call, by anyone) or the client calling again and being answered."""
         started = call.date_start or call.date_answer or fields.Datetime.now()
-        missed = self.search(
-            [
-                ("company_id", "=", call.company_id.id),
-                ("number_e164", "=", call.partner_number_e164),
-                ("state", "=", "open"),
-                ("first_missed_at", "<=", started),
-            ]
+        # Found by the number, which whoever ends the call may not read.
+        missed = (
+            self.sudo()
+            .search(
+                [
+                    ("company_id", "=", call.company_id.id),
+                    ("number_e164", "=", call.partner_number_e164),
+                    ("state", "=", "open"),
+                    ("first_missed_at", "<=", started),
+                ]
+            )
+            .sudo(False)
         )
         if missed:
             reason = "callback" if call.direction == "outbound" else "answered"
