@@ -11,7 +11,7 @@ from odoo.addons.crm_voip.models.res_users import SEE_NUMBERS_GROUP
 class CrmVoipMissedCall(models.Model):
     _inherit = "crm.voip.missed.call"
 
-    number_e164 = fields.Char(groups=SEE_NUMBERS_GROUP)
+    number_e164 = fields.Char(string="Number (E.164)", groups=SEE_NUMBERS_GROUP)
     number_display = fields.Char(
         string="Number",
         compute="_compute_number_display",

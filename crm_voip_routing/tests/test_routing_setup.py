@@ -31,6 +31,8 @@ class TestRoutingSetup(CrmVoipSetupCase):
         self.assertMenusVisibleTo(
             {
                 "crm_voip_routing.crm_voip_missed_call_menu": SALESPEOPLE,
+                # Team leaders are salespeople; the board itself shows each his scope.
+                "crm_voip_routing.crm_voip_board_menu": SALESPEOPLE,
                 "crm_voip_routing.crm_voip_route_menu": MANAGERS,
                 "crm_voip_routing.crm_voip_routing_test_menu": MANAGERS,
                 "crm_voip_routing.crm_voip_routing_log_menu": MANAGERS,
