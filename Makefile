@@ -32,7 +32,7 @@ devdb: check-odoo
 	$(PYTHON) scripts/devdb.py up
 
 ## Upgrade modules of the development database after their models, views or data changed.
-MODULES ?= crm_voip,crm_voip_routing,crm_voip_reports,crm_voip_dialer
+MODULES ?= crm_voip,crm_voip_routing,crm_voip_reports,crm_voip_dialer,crm_voip_callback,crm_voip_callback_website
 devdb-update: check-odoo
 	$(PYTHON) scripts/devdb.py update $(MODULES)
 

@@ -7,7 +7,14 @@ import polib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-MODULES = ("crm_voip", "crm_voip_routing", "crm_voip_reports", "crm_voip_dialer")
+MODULES = (
+    "crm_voip",
+    "crm_voip_routing",
+    "crm_voip_reports",
+    "crm_voip_dialer",
+    "crm_voip_callback",
+    "crm_voip_callback_website",
+)
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%[sd]")
 
 

@@ -134,7 +134,7 @@ class CrmVoipCallReport(models.Model):
     wrapup_outcome_id = fields.Many2one(
         "crm.voip.call.outcome", string="Wrap-up outcome", readonly=True
     )
-    origin = fields.Selection([("pbx", "PBX"), ("click_to_call", "Click-to-call")], readonly=True)
+    origin = fields.Selection(selection="_selection_origin", readonly=True)
     partner_number = fields.Char(string="Client number", readonly=True)
     # The call log's spelling of the number (``+7 495 123-45-67``), sorted and searched
     # through the stored E.164 form.
@@ -188,6 +188,12 @@ class CrmVoipCallReport(models.Model):
         digits=(16, 1),
         help="Calls of the group divided by the opportunities won within 30 days of them.",
     )
+
+    @api.model
+    def _selection_origin(self):
+        # The call's own choices (translated), with what other modules add (a website
+        # call-back).
+        return self.env["crm.voip.call"]._fields["origin"]._description_selection(self.env)
 
     @api.depends("partner_number")
     def _compute_partner_number_display(self):
