@@ -29,6 +29,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SECRET = "real-asterisk-bridge-secret"
 CLIENT = "79161234567"
 LINE_DIRECT, LINE_GROUP, LINE_QUEUE = "74950000001", "74950000002", "74950000003"
+# The line whose dialplan asks the bridge, which asks Odoo, who answers the call.
+LINE_ROUTED = "74950000004"
 
 
 def import_lab():
@@ -116,9 +118,32 @@ class TestCrmVoipRealAsterisk(CrmVoipHttpCommon):
         cls.addClassCleanup(cls.phones.stop)
 
         (cls.zadarma | cls.generic).active = False
-        cls.account = cls.env["crm.voip.provider"].create(
+        # Calls happen now, whatever the day: everyone works around the clock.
+        always = cls.env["resource.calendar"].create(
             {
-                "name": "Office Asterisk",
+                "name": "Around the clock",
+                "tz": "Europe/Moscow",
+                "attendance_ids": [
+                    Command.create(
+                        {"name": str(day), "dayofweek": str(day), "hour_from": 0, "hour_to": 24}
+                    )
+                    for day in range(7)
+                ],
+            }
+        )
+        cls.company.resource_calendar_id = always
+        cls.client = cls.env["res.partner"].create(
+            {"name": "Client Ltd", "phone": "+" + CLIENT, "user_id": cls.salesman_boris.id}
+        )
+        cls.account = cls._asterisk_account("Office Asterisk")
+        cls.bridge = cls._start_bridge(cls.account, "ami", cls.lab.ports["BRIDGE_PORT"])
+        cls.salesman_anna.password = cls.salesman_anna.login
+
+    @classmethod
+    def _asterisk_account(cls, name):
+        return cls.env["crm.voip.provider"].create(
+            {
+                "name": name,
                 "code": "asterisk",
                 "company_id": cls.company.id,
                 "country_id": cls.env.ref("base.ru").id,
@@ -131,6 +156,7 @@ class TestCrmVoipRealAsterisk(CrmVoipHttpCommon):
                         ("Direct line", LINE_DIRECT),
                         ("Sales group", LINE_GROUP),
                         ("Sales queue", LINE_QUEUE),
+                        ("Routed by Odoo", LINE_ROUTED),
                     )
                 ],
                 "extension_ids": [
@@ -140,12 +166,18 @@ class TestCrmVoipRealAsterisk(CrmVoipHttpCommon):
                 ],
             }
         )
+
+    @classmethod
+    def _start_bridge(cls, account, source, api_port=0):
+        """A bridge reading Asterisk's AMI (or ARI) and posting to ``account``, its API
+        the account's base URL."""
         config_module, _fold, service = import_bridge()
-        token = cls.account.sudo().webhook_token
-        cls.bridge = service.Bridge(
+        token = account.sudo().webhook_token
+        lab = cls.lab
+        bridge = service.Bridge(
             config_module.from_dict(
                 {
-                    "source": "ami",
+                    "source": source,
                     "odoo": {
                         "webhook_url": f"{cls.base_url()}/crm_voip/webhook/{token}",
                         "secret": SECRET,
@@ -155,27 +187,38 @@ class TestCrmVoipRealAsterisk(CrmVoipHttpCommon):
                     },
                     "ami": {
                         "host": "127.0.0.1",
-                        "port": cls.lab.ports["AMI_PORT"],
-                        "username": cls.lab.AMI_USER,
-                        "secret": cls.lab.AMI_SECRET,
+                        "port": lab.ports["AMI_PORT"],
+                        "username": lab.AMI_USER,
+                        "secret": lab.AMI_SECRET,
+                    },
+                    "ari": {
+                        "url": f"http://127.0.0.1:{lab.ports['HTTP_PORT']}/ari",
+                        "username": lab.ARI_USER,
+                        "password": lab.ARI_SECRET,
                     },
                     "dialplan": {
                         "channel_template": "SIP/{extension}",
                         "originate_timeout": 10,
                     },
-                    "api": {"listen": "127.0.0.1", "port": 0, "route_token": "route"},
-                    "spool": {"dir": tempfile.mkdtemp(prefix="crm_voip_bridge_real_")},
-                    "recordings": {"dir": str(cls.lab.recording_dir)},
+                    "api": {
+                        "listen": "127.0.0.1",
+                        "port": api_port,
+                        "route_token": lab.ROUTE_TOKEN,
+                        "route_budget": 4.0,
+                        "dial_template": "SIP/{extension}",
+                    },
+                    "spool": {"dir": tempfile.mkdtemp(prefix=f"crm_voip_bridge_{source}_")},
+                    "recordings": {"dir": str(lab.recording_dir)},
                 }
             )
         ).start()
-        cls.addClassCleanup(cls.bridge.stop)
+        cls.addClassCleanup(bridge.stop)
         deadline = time.monotonic() + 10
-        while not cls.bridge.source.connected and time.monotonic() < deadline:
+        while not bridge.source.connected and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert cls.bridge.source.connected, cls.bridge.source.last_drop_reason
-        cls.account.base_url = f"http://127.0.0.1:{cls.bridge.api_port}"
-        cls.salesman_anna.password = cls.salesman_anna.login
+        assert bridge.source.connected, bridge.source.last_drop_reason
+        account.base_url = f"http://127.0.0.1:{bridge.api_port}"
+        return bridge
 
     def calls(self):
         return self.env["crm.voip.call"].search([("provider_id", "=", self.account.id)], order="id")
@@ -224,8 +267,7 @@ class TestCrmVoipRealAsterisk(CrmVoipHttpCommon):
         self.assertIn(CLIENT[-10:], call.partner_number_e164 or "")
         self.assertGreaterEqual(call.talk_seconds, 1)
         self.assertGreaterEqual(call.ring_seconds, 1)
-        # Unknown at his first call (in whichever test came first), he has a lead since.
-        self.assertTrue(call.lead_id, "the caller's lead")
+        self.assertEqual(call.partner_id, self.client)
         self.assertEqual(len(call.recording_ids), 1)
         done = self.env["crm.voip.recording"].sudo()._cron_crm_voip_fetch_recordings()
         self.assertEqual(done, 1)
@@ -258,6 +300,34 @@ class TestCrmVoipRealAsterisk(CrmVoipHttpCommon):
         self.assertEqual(self.calls() - before, call, "the PBX's call is the click-to-call's")
         self.assertEqual(call.user_id, self.salesman_anna)
         self.assertGreaterEqual(call.talk_seconds, 1)
+
+    def test_the_dialplan_asks_odoo_who_answers(self):
+        # Odoo routes the client to his manager, Boris (102); left alone, the dialplan
+        # would ring 103, who does not answer.
+        call = self.place(LINE_ROUTED, **{"101": "answer", "102": "answer"})
+        self.assertRecordValues(call, [{"state": "done", "user_id": self.salesman_boris.id}])
+        self.assertIn("102", " ".join(call.sudo().crm_voip_routing_log_ids.mapped("targets")))
+
+    def test_ari_source_logs_the_same_call(self):
+        """The bridge reading ARI's event WebSocket instead of AMI, posting to an account
+        of its own: the same ring group call, one answered call there too."""
+        account = self._asterisk_account("Office Asterisk (ARI)")
+        bridge = self._start_bridge(account, "ari")
+        call = self.place(LINE_GROUP, **{"102": "answer"})
+        calls = self.env["crm.voip.call"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            self.env.invalidate_all()
+            calls = calls.search([("provider_id", "=", account.id)])
+            if calls.filtered(lambda c: c.state == "done") and bridge.spool.depth() == 0:
+                break
+            time.sleep(0.25)
+        self.assertEqual(len(calls), 1, "one call, whatever its channels")
+        self.assertRecordValues(
+            calls,
+            [{"state": "done", "direction": "inbound", "user_id": self.salesman_boris.id}],
+        )
+        self.assertEqual(calls.partner_id, call.partner_id)
 
     def test_extensions_and_health_come_from_the_pbx(self):
         adapter = self.account._get_crm_voip_adapter()
