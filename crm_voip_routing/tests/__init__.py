@@ -14,3 +14,4 @@ from . import test_live_board
 from . import test_routing_reconcile
 from . import test_crash_safety
 from . import test_missed_call_masking
+from . import test_routing_real_asterisk

@@ -32,7 +32,10 @@ class AsteriskLab:
     PHONE_SECRET = "phone-secret-1"
     AMI_USER = "bridge"
     AMI_SECRET = "ami-secret-1"
+    ARI_USER = "bridge"
     ARI_SECRET = "ari-secret-1"
+    # The dialplan's token for the bridge's /route (the bridge listens on BRIDGE_PORT).
+    ROUTE_TOKEN = "route-token-1"
 
     def __init__(self, binary=None):
         self.binary = binary or find_asterisk()
@@ -41,6 +44,7 @@ class AsteriskLab:
             "SIP_PORT": free_port(socket.SOCK_DGRAM),
             "AMI_PORT": free_port(),
             "HTTP_PORT": free_port(),
+            "BRIDGE_PORT": free_port(),
         }
         rtp_low = 20000 + (os.getpid() % 200) * 100
         self.ports.update(RTP_LOW=rtp_low, RTP_HIGH=rtp_low + 99)
@@ -63,6 +67,7 @@ class AsteriskLab:
             "PHONE_SECRET": self.PHONE_SECRET,
             "AMI_SECRET": self.AMI_SECRET,
             "ARI_SECRET": self.ARI_SECRET,
+            "ROUTE_TOKEN": self.ROUTE_TOKEN,
             **{key: str(value) for key, value in self.ports.items()},
         }
         self.etc.mkdir(parents=True)
