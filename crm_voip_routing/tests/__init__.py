@@ -11,3 +11,4 @@ from . import test_routing_scenarios
 from . import test_routing_lookup_access
 from . import test_routing_access
 from . import test_live_board
+from . import test_routing_reconcile
