@@ -101,3 +101,27 @@ class Call:
     def recorded(self):
         """Whether the end of the call announces a recording."""
         return bool(self.record.recording_id)
+
+    def truth(self, provider):
+        """How the call really ended, in neutral terms: what a receiver that got every
+        webhook (or read the call history) must show (``Simulator.truth()``)."""
+        answered = self.disposition == "answered"
+        return {
+            "provider": provider,
+            "call_id": self.call_id,
+            "scenario": self.scenario,
+            "direction": self.direction,
+            "disposition": self.disposition,
+            "answered": answered,
+            "missed": not answered and not self.outbound,
+            # Who talked last (inbound), who dialled (outbound); "" when nobody answered.
+            "extension": self.extension,
+            "extensions": list(self.extensions),
+            "caller": self.caller,
+            "number": self.number,
+            "did": self.did,
+            "start": self.start.isoformat(),
+            "ring_seconds": self.ring_seconds,
+            "talk_seconds": self.duration,
+            "recorded": self.recorded,
+        }

@@ -36,6 +36,7 @@ OPTIONAL_HOOKS = (
     "webhook_deliveries",
     "response_headers",
     "verify_webhook_url",
+    "webhook_retry",
 )
 
 
@@ -52,6 +53,33 @@ class CliOption:
     metavar: str | None = None
     choices: tuple | None = None
     switch: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How a PBX delivers a webhook again after a failed attempt.
+
+    A failed attempt is one that got no answer within ``timeout`` seconds (or no connection)
+    or an answer other than 2xx. ``delays`` are the seconds waited after each failed attempt
+    before the next one; ``()`` means the webhook is sent once. ``known`` tells whether the
+    PBX documents the policy (else we chose it, conservatively: fewer retries than the PBX
+    may really make, so that the receiver is tested without counting on them).
+    """
+
+    delays: tuple = ()
+    timeout: float = 10.0
+    known: bool = False
+    note: str = ""
+
+    @property
+    def attempts(self):
+        """How many times at most one webhook is sent."""
+        return 1 + len(self.delays)
+
+    @staticmethod
+    def failed(status):
+        """Whether an attempt answered ``status`` (None: no answer) is retried."""
+        return status is None or not 200 <= status < 300
 
 
 class Pbx:
@@ -128,6 +156,10 @@ class Pbx:
     #: Whether a webhook carries a signature (or a secret) of its own: ``signing`` then
     #: changes its body or headers. A PBX that signs nothing may change its URL instead.
     signs_webhooks = True
+    #: How failed webhooks are delivered again when the simulator retries
+    #: (``Simulator(retry=True)``); by default never, the conservative choice for a PBX that
+    #: does not document it.
+    webhook_retry = RetryPolicy(note="not documented; never retried (chosen)")
 
     def webhook_payloads(self, payloads, options):
         """The payloads to post, in order (a PBX may group several events in one POST, or
