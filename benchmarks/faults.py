@@ -58,6 +58,10 @@ from vats_simulator.scenarios import build_plan
 
 SEED = 2121
 RECONCILE_CRON = "ir_cron_crm_voip_reconcile"
+# How long before its webhooks a call ended: the scheduled reconciliation leaves the newest
+# 5 minutes to the webhooks still on their way, and a real PBX's calls of the run would be
+# that old when it next runs. Zadarma refuses events of calls started over 30 min ago.
+CALLS_ENDED_AGO = 6 * 60
 # --provider -> the PBXs the calls go to in turn; every one of them serves a call history.
 PROVIDER_CHOICES = {**webhook_ingest.PROVIDER_CHOICES, "all": tuple(PBXS)}
 
@@ -68,9 +72,9 @@ PROVIDER_CHOICES = {**webhook_ingest.PROVIDER_CHOICES, "all": tuple(PBXS)}
 
 
 class CallPlanner:
-    """Calls of the mix, each with its own id and start second: it has just ended when
-    its webhooks are posted. Two calls from one number to one line never share a start
-    second (a PBX that signs only those would see one call)."""
+    """Calls of the mix, each with its own id and start second, ended ``CALLS_ENDED_AGO``
+    seconds before its webhooks are posted. Two calls from one number to one line never
+    share a start second (a PBX that signs only those would see one call)."""
 
     def __init__(self, rng, known_numbers, providers, accounts):
         self.rng = rng
@@ -103,7 +107,7 @@ class CallPlanner:
             params.update(number=number, extension=extensions[0])
         else:
             params["caller"] = "+" + number if PBXS[provider].plus_caller else number
-        second = int(time.time()) - ring - talk - 2
+        second = int(time.time()) - CALLS_ENDED_AGO - ring - talk
         while (provider, number, second) in self.used:
             second -= 1
         self.used.add((provider, number, second))
@@ -236,8 +240,13 @@ class Faults:
         began = time.monotonic()
         pg_ctl = _common.suite_env._pg_bin("pg_ctl")
         command = [pg_ctl, "-D", str(cluster.folder / "data"), "-m", "fast", "-w", "restart"]
+        # The restarted server keeps pg_ctl's output streams: nothing of ours.
         subprocess.run(
-            cluster._as_owner(command), check=True, stdout=subprocess.DEVNULL, timeout=120
+            cluster._as_owner(command),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
         )
         self.pg_down_s = time.monotonic() - began
         self.log.append(f"{at:.1f} s: PostgreSQL restarted (-m fast) in {self.pg_down_s:.1f} s")
