@@ -46,7 +46,7 @@ import threading
 import time
 import urllib.parse
 import xmlrpc.client
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import _common
 import webhook_ingest
@@ -58,10 +58,7 @@ from vats_simulator.scenarios import build_plan
 
 SEED = 2121
 RECONCILE_CRON = "ir_cron_crm_voip_reconcile"
-# How long before its webhooks a call ended: the scheduled reconciliation leaves the newest
-# 5 minutes to the webhooks still on their way, and a real PBX's calls of the run would be
-# that old when it next runs. Zadarma refuses events of calls started over 30 min ago.
-CALLS_ENDED_AGO = 6 * 60
+RECONCILE_WIZARD = "crm.voip.reconcile.wizard"
 # --provider -> the PBXs the calls go to in turn; every one of them serves a call history.
 PROVIDER_CHOICES = {**webhook_ingest.PROVIDER_CHOICES, "all": tuple(PBXS)}
 
@@ -72,9 +69,10 @@ PROVIDER_CHOICES = {**webhook_ingest.PROVIDER_CHOICES, "all": tuple(PBXS)}
 
 
 class CallPlanner:
-    """Calls of the mix, each with its own id and start second, ended ``CALLS_ENDED_AGO``
-    seconds before its webhooks are posted. Two calls from one number to one line never
-    share a start second (a PBX that signs only those would see one call)."""
+    """Calls of the mix starting now, each with its own id, short (rings of 2 to 8 s,
+    talks of 3 to 15 s: a run of minutes sees most of its calls end). Two calls from one
+    number to one line never share a start second (a PBX that signs only those would see
+    one call): the second one comes from a new number."""
 
     def __init__(self, rng, known_numbers, providers, accounts):
         self.rng = rng
@@ -84,6 +82,7 @@ class CallPlanner:
         self.index = itertools.count()
         self.used = set()
         self.labels = list(MIX)
+        self.ring_range, self.talk_range = (2, 8), (3, 15)
         self.weights = [MIX[label][2] for label in self.labels]
 
     def next(self):
@@ -93,12 +92,19 @@ class CallPlanner:
         provider = next(self.providers)
         label = rng.choices(self.labels, self.weights)[0]
         scenario, extra, _weight = MIX[label]
-        number = rng.choice(self.known) if rng.random() < 0.67 else f"7998{index:07d}"
+        second = int(time.time())
+        number = rng.choice(self.known) if rng.random() < 0.67 else ""
+        if not number or (provider, number, second) in self.used:
+            number = f"7998{index:07d}"
+        self.used.add((provider, number, second))
         count = 3 if scenario == "ring_group_answered_elsewhere" else 2
         extensions = rng.sample(EXTENSIONS, count)
         if scenario not in ("transferred", "ring_group_answered_elsewhere"):
             extensions = extensions[:1]
-        ring, talk = rng.randint(3, 25), rng.randint(8, 300)
+        # A busy line answers at once (the scenario ends it after 2 s): the call history
+        # says the same.
+        ring = 2 if scenario == "busy" else rng.randint(*self.ring_range)
+        talk = rng.randint(*self.talk_range)
         module = pbx.get(provider)
         params = dict(extra, did=PBXS[provider].did, extensions=extensions)
         params.update(ring_seconds=ring, talk_seconds=talk)
@@ -107,10 +113,6 @@ class CallPlanner:
             params.update(number=number, extension=extensions[0])
         else:
             params["caller"] = "+" + number if PBXS[provider].plus_caller else number
-        second = int(time.time()) - CALLS_ENDED_AGO - ring - talk
-        while (provider, number, second) in self.used:
-            second -= 1
-        self.used.add((provider, number, second))
         params["call_start"] = datetime.fromtimestamp(second, timezone.utc)
         tzinfo = getattr(self.accounts[provider], "tzinfo", None)
         plan = build_plan(provider, scenario, tzinfo=tzinfo, **params)
@@ -120,8 +122,9 @@ class CallPlanner:
 
 class Player:
     """Offers ``rate`` webhooks a second for ``duration`` seconds: a call is started when
-    the webhooks offered so far allow it, by one of ``clients`` threads (a call's webhooks
-    go one after the other, as its events happen; calls go in parallel)."""
+    the webhooks offered so far allow it, by one of ``clients`` threads; its webhooks go
+    when its events happen (``Simulator.play(realtime=True)``), calls in parallel. The
+    webhooks of calls still going on at the end are posted after ``run`` returns."""
 
     def __init__(self, sim, planner, rate, clients):
         self.sim = sim
@@ -136,18 +139,19 @@ class Player:
 
     def _play(self, provider, scenario, params, slots):
         try:
-            self.sim.play(provider, scenario, **params)
+            self.sim.play(provider, scenario, realtime=True, **params)
         except Exception as error:  # noqa: BLE001 - reported, never hidden
             self.errors.append(repr(error))
         finally:
             slots.release()
 
     def run(self, duration, stop=None):
+        """Offer the traffic; return the seconds it was offered for, once every call
+        started is over."""
         slots = threading.BoundedSemaphore(self.clients)
         started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(self.clients) as pool:
             while time.monotonic() - started < duration and not (stop and stop.is_set()):
-                provider, scenario, label, params, posts = self.planner.next()
                 due = started + self.offered / self.rate
                 pause = due - time.monotonic()
                 if pause > 0:
@@ -155,11 +159,13 @@ class Player:
                 else:
                     self.behind = max(self.behind, -pause)
                 slots.acquire()
+                provider, scenario, label, params, posts = self.planner.next()
                 self.labels[params["call_id"]] = label
                 self.offered += posts
                 self.calls += 1
                 pool.submit(self._play, provider, scenario, params, slots)
-        return time.monotonic() - started
+            offering = time.monotonic() - started
+        return offering
 
 
 # ---------------------------------------------------------------------------
@@ -257,9 +263,11 @@ class Faults:
 # ---------------------------------------------------------------------------
 
 
-def trigger_reconciliation(port, database):
-    """Run the reconciliation cron now, through XML-RPC as the administrator; False when
-    the cron does not exist (reconciliation not installed)."""
+def trigger_reconciliation(port, database, since):
+    """Reconcile every PBX account now, through XML-RPC as the administrator does after an
+    outage: the on-demand reconciliation of each account from ``since`` (aware UTC) to now,
+    or else the reconciliation cron run manually (its window leaves the newest 5 minutes
+    alone, which holds this run's calls). Returns how, or "" when neither is installed."""
     url = f"http://127.0.0.1:{port}/xmlrpc/2/"
     common = xmlrpc.client.ServerProxy(url + "common", allow_none=True)
     uid = common.authenticate(database, "admin", "admin", {})
@@ -268,13 +276,22 @@ def trigger_reconciliation(port, database):
     def call(model, method, *args):
         return models.execute_kw(database, uid, "admin", model, method, list(args))
 
+    if call("ir.model", "search_count", [("model", "=", RECONCILE_WIZARD)]):
+        stamp = "%Y-%m-%d %H:%M:%S"
+        date_from = since.astimezone(timezone.utc).strftime(stamp)
+        date_to = datetime.now(timezone.utc).strftime(stamp)
+        for provider_id in call("crm.voip.provider", "search", []):
+            values = {"provider_id": provider_id, "date_from": date_from, "date_to": date_to}
+            wizard_id = call(RECONCILE_WIZARD, "create", values)
+            call(RECONCILE_WIZARD, "action_reconcile", [wizard_id])
+        return "on demand, every account"
     found = call(
         "ir.model.data", "search_read", [("module", "=", "crm_voip"), ("name", "=", RECONCILE_CRON)]
     )
     if not found:
-        return False
+        return ""
     call("ir.cron", "method_direct_trigger", [found[0]["res_id"]])
-    return True
+    return "the cron, run manually"
 
 
 # ---------------------------------------------------------------------------
@@ -443,7 +460,7 @@ def main():
         default="mix",
         help="the PBXs of the calls: mix (Zadarma and generic), all, or one",
     )
-    parser.add_argument("--clients", type=int, default=48, help="calls played at once, at most")
+    parser.add_argument("--clients", type=int, default=800, help="calls going on at once, at most")
     parser.add_argument("--partners", type=int, default=300, help="known clients")
     parser.add_argument("--quick", action="store_true", help="30 s of traffic")
     parser.add_argument("--no-faults", action="store_true", help="no kill, no restart")
@@ -497,11 +514,12 @@ def main():
             rng = random.Random(SEED)
             planner = CallPlanner(rng, list(partners), providers, accounts)
             with phase("warm-up: 40 calls, nothing dropped (checked too)", timings):
-                Player(sim, planner, rate=50, clients=8).run(duration=40 / 50 * 3.9)
+                Player(sim, planner, rate=50, clients=100).run(duration=40 / 50 * 3.9)
                 sim.wait_retries(timeout=120)
             sim.drop_share = args.drop_share
             player = Player(sim, planner, args.rate, args.clients)
             faults = Faults(bench, server, duration)
+            run_start = datetime.now(timezone.utc) - timedelta(minutes=10)
             with phase(f"{duration:.0f} s of traffic at {args.rate:.0f} webhooks/s", timings):
                 if not args.no_faults:
                     faults.start()
@@ -516,8 +534,8 @@ def main():
                 sim.wait_retries(timeout=300)
             reconciled = None
             if recovery_s is None:
-                with phase("reconciliation (the cron, run manually)", timings):
-                    reconciled = trigger_reconciliation(port, database)
+                with phase("reconciliation", timings):
+                    reconciled = trigger_reconciliation(port, database, run_start)
                     if reconciled:
                         recovery_s = wait_for_truth(odoo, database, sim, ids, users, traffic_end, 0)
             with phase("verification", timings):
@@ -539,6 +557,8 @@ def main():
         say("reconciliation: not needed (the log matched once the retries were in)")
     elif not reconciled:
         say("reconciliation: NOT INSTALLED (no cron crm_voip.ir_cron_crm_voip_reconcile)")
+    else:
+        say(f"reconciliation: {reconciled}")
     say(f"calls played: {len(truths)} (warm-up included); in the log: {len(log)} entries")
     say(f"missed-call tasks checked: {'yes' if routing else 'no (crm_voip_routing absent)'}")
     say(f"recovered flag: {'present' if has_recovered else 'absent'}")

@@ -302,3 +302,23 @@ def test_truth_is_safe_to_read_while_calls_play(receiver):
         for thread in players:
             thread.join()
         assert len(sim.truth()) == 8
+
+
+def test_realtime_play_posts_each_step_when_it_happens(receiver):
+    account = placeholder_account("generic", receiver.hook("generic"))
+    with Simulator(generic=account) as sim:
+        began = time.time()
+        start = dt.datetime.fromtimestamp(began, dt.timezone.utc)
+        deliveries = sim.play(
+            "generic", "answered", realtime=True, call_start=start, ring_seconds=1, talk_seconds=1
+        )
+        (truth,) = sim.truth()
+        sim.play("generic", "busy", call_id="b-1", ring_seconds=9)
+        busy = sim.truth()[1]
+    # started, ringing at 1 s, answered at 1 s, ended at 2 s
+    assert [d.event["type"] for d in deliveries][-1] == "call.ended"
+    assert 1.9 <= time.time() - began < 3.5
+    assert (truth["ring_seconds"], truth["talk_seconds"]) == (1, 1)
+    assert busy["ring_seconds"] == 2  # the busy line's end comes 2 s after the start
+    with pytest.raises(ValueError, match="real time"):
+        sim.play("generic", "duplicates", realtime=True)

@@ -300,10 +300,12 @@ class Simulator:
             }
         return recording_id
 
-    def play(self, provider, scenario, *, event_gap=0.0, **params):
+    def play(self, provider, scenario, *, event_gap=0.0, realtime=False, **params):
         """Post ``scenario``'s webhooks in order, each signed like the real PBX.
 
-        ``event_gap``: seconds to sleep between posts. The keyword arguments are scenario
+        ``event_gap``: seconds to sleep between posts. ``realtime``: post each step's
+        webhooks when it happens (the call's start plus the step's offset; a step already
+        past goes at once), as a PBX does during the call. The keyword arguments are scenario
         parameters (``scenarios.SCENARIO_PARAMS`` and the PBX's ``scenario_params``) and the
         PBX's transport options (its ``play_options``: Zadarma ``multipart``,
         ``multipart_bug``; generic ``batch``, ``timestamp_offset``).
@@ -315,7 +317,9 @@ class Simulator:
         self._register(plan)
         if scenario in CALL_SCENARIOS:
             with self._lock:
-                self._truth[plan.call.call_id] = plan.call.truth(provider)
+                self._truth[plan.call.call_id] = plan.call.truth(provider, plan.steps)
+        if realtime:
+            return self._post_in_time(account, plan, scenario, options)
         return self._post(
             account,
             plan.events,
@@ -376,6 +380,26 @@ class Simulator:
                 else:
                     delivery = self._attempt(module, template, 1)
                 deliveries.append(delivery)
+        return deliveries
+
+    def _post_in_time(self, account, plan, scenario, options):
+        if len(plan.steps) != len(plan.events):
+            raise ValueError(f"the {scenario} scenario cannot be played in real time")
+        started = plan.call.start.timestamp()
+        deliveries = []
+        for step, event in zip(plan.steps, plan.events, strict=True):
+            wait = started + step.offset - time.time()
+            if wait > 0 and self._stopping.wait(wait):
+                break
+            deliveries += self._post(
+                account,
+                [event],
+                scenario=scenario,
+                signing=plan.signing,
+                event_gap=0.0,
+                options=options,
+                call_id=plan.call.call_id,
+            )
         return deliveries
 
     def drops(self, method, url, payload):
