@@ -29,6 +29,8 @@
         "data/crm_voip_recording_data.xml",
         "views/crm_voip_recording_views.xml",
         "wizard/crm_voip_extension_import_views.xml",
+        "data/crm_voip_reconcile_data.xml",
+        "views/crm_voip_reconcile_views.xml",
     ],
     "demo": ["demo/crm_voip_demo.xml"],
     "assets": {

@@ -83,3 +83,11 @@ def receiver():
     server = Receiver()
     yield server
     server.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_zadarma_statistics_budget():
+    """Each test starts with Zadarma's statistics budget unspent (the adapters of a
+    process share it, and the tests run in one process)."""
+    sys.modules["voip_providers.zadarma"]._stats_requests.clear()
+    yield

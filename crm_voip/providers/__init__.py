@@ -8,11 +8,13 @@ by adding its module. Get one with ``registry.get_adapter_class(code)(config)``.
 import importlib
 import pkgutil
 
-from . import registry, events, errors, base, numbers, validation
+from . import registry, events, errors, base, numbers, validation, history
 
 from .registry import available_codes, get_adapter_class, register
 
-CORE_MODULES = frozenset({"base", "errors", "events", "numbers", "registry", "validation"})
+CORE_MODULES = frozenset(
+    {"base", "errors", "events", "history", "numbers", "registry", "validation"}
+)
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in CORE_MODULES:

@@ -21,6 +21,7 @@ from .errors import (
     SignatureError,
 )
 from .events import WebhookResponse
+from .history import history_events
 
 USER_AGENT = "crm_voip/18.0"
 
@@ -398,6 +399,13 @@ class ProviderAdapter:
     def call_history(self, start, end):
         """Calls between aware datetimes ``start`` and ``end`` as a list of ``HistoryCall``."""
         raise PermanentError(f"{self.name} does not support call history")
+
+    @classmethod
+    def history_call_events(cls, history_call):
+        """The ``CallEvent``s the webhooks of ``history_call`` (a ``HistoryCall``) would
+        have given, under the call id the webhooks use: what reconciliation applies for
+        a call whose webhooks never arrived. Raises ``history.UnusableHistoryCall``."""
+        return history_events(history_call)
 
     def test_connection(self):
         """Check the credentials; return a short human-readable status line."""

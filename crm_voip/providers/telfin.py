@@ -87,6 +87,12 @@ _HEX_ID = re.compile(r"[0-9A-Fa-f-]{16,64}")
 # Tokens by (host, client id, sha256 of the secret): shared by the adapters of a process.
 _tokens = {}
 _tokens_lock = threading.Lock()
+# One call_history request at a time per account (host, client id) within a process:
+# Telfin refuses a concurrent one, and a cron and an administrator may both ask.
+_history_locks = {}
+_history_locks_guard = threading.Lock()
+# Seconds to wait for another history request of the account before giving up.
+HISTORY_LOCK_WAIT = 10
 
 
 def short_extension(value):
@@ -604,6 +610,23 @@ class TelfinAdapter(ProviderAdapter):
         """``call_history`` between ``start`` and ``end`` (UTC), page after page. Telfin
         serves one such request at a time: a concurrent one is a short ``RateLimitError``."""
         start, end = ev.ensure_utc(start), ev.ensure_utc(end)
+        lock = self._history_lock()
+        if not lock.acquire(timeout=HISTORY_LOCK_WAIT):
+            raise RateLimitError(
+                "Telfin: another call history request of this account is running",
+                HISTORY_BUSY_RETRY,
+            )
+        try:
+            return self._call_history(start, end)
+        finally:
+            lock.release()
+
+    def _history_lock(self):
+        key = (self.api_host, self._token_key()[1])
+        with _history_locks_guard:
+            return _history_locks.setdefault(key, threading.Lock())
+
+    def _call_history(self, start, end):
         calls = []
         for page in range(1, MAX_PAGES + 1):
             params = {

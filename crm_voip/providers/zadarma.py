@@ -10,6 +10,9 @@ import hashlib
 import hmac
 import logging
 import re
+import threading
+import time
+from collections import deque
 from datetime import datetime, timedelta, timezone
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -90,6 +93,13 @@ _RECORDING_TIME_RE = re.compile(r"^\d+-(\d{9,11})\.\d+-")
 NOTIFICATION_SOURCES = ("185.45.152.40/30",)
 ECHO_MAX_LEN = 128
 STATS_PAGE_SIZE = 1000
+# Zadarma allows a few statistics requests a minute per key (3 by its English docs): the
+# adapters of a process keep to it rather than collect 429s.
+STATS_PER_MINUTE = 3
+STATS_RATE_PERIOD = 60
+# Statistics requests sent, by (API host, key): monotonic times of the last minute.
+_stats_requests = {}
+_stats_requests_lock = threading.Lock()
 # The statistics API accepts at most one month per request.
 STATS_WINDOW = timedelta(days=30)
 RECORDING_LIFETIME_DEFAULT = 1800
@@ -687,6 +697,7 @@ class ZadarmaAdapter(ProviderAdapter):
                     "limit": STATS_PAGE_SIZE,
                     "skip": skip,
                 }
+                self._take_statistics_slot()
                 payload = self._api("GET", "/v1/statistics/pbx/", params)
                 rows = payload.get("stats") or []
                 calls.extend(self._history_call(row) for row in rows if isinstance(row, dict))
@@ -695,6 +706,23 @@ class ZadarmaAdapter(ProviderAdapter):
                 skip += STATS_PAGE_SIZE
             window_start = window_end
         return calls
+
+    def _take_statistics_slot(self):
+        """Count a statistics request, or raise ``RateLimitError`` (with the seconds until
+        one is allowed) when this key has spent its requests of the last minute."""
+        key = (self.base_url, self.config.get("api_key") or "")
+        now = time.monotonic()
+        with _stats_requests_lock:
+            sent = _stats_requests.setdefault(key, deque())
+            while sent and sent[0] <= now - STATS_RATE_PERIOD:
+                sent.popleft()
+            if len(sent) >= STATS_PER_MINUTE:
+                wait = int(sent[0] + STATS_RATE_PERIOD - now) + 1
+                raise RateLimitError(
+                    f"Zadarma: {STATS_PER_MINUTE} statistics requests a minute already sent",
+                    wait,
+                )
+            sent.append(now)
 
     def _history_call(self, row):
         pbx_call_id = str(row.get("pbx_call_id") or "")

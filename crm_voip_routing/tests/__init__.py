@@ -10,3 +10,4 @@ from . import test_routing_mango
 from . import test_routing_scenarios
 from . import test_routing_lookup_access
 from . import test_routing_access
+from . import test_routing_reconcile

@@ -1,0 +1,117 @@
+"""What reconciliation with the PBX's call history writes on a call."""
+
+from markupsafe import Markup, escape
+
+from odoo import fields, models
+
+from .. import providers
+from ..callstate import states
+
+HISTORY = providers.history
+
+
+class CrmVoipCall(models.Model):
+    _inherit = "crm.voip.call"
+
+    recovered = fields.Boolean(
+        string="Recovered from the PBX history",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        help="Its webhooks never arrived, or not all of them: the call was logged or completed "
+        "from the PBX's call history by the reconciliation.",
+    )
+    history_difference = fields.Text(
+        string="Difference with the PBX history",
+        readonly=True,
+        copy=False,
+        help="Where the PBX's call history contradicts what the webhooks said of the call, as "
+        "the reconciliation last found it (also in the call's log).",
+    )
+
+    def _crm_voip_mark_recovered(self, created):
+        """The history logged this call (``created``) or completed it: say so, once."""
+        self.ensure_one()
+        call = self.sudo()
+        if call.recovered:
+            return
+        call.recovered = True
+        if created:
+            body = self.env._(
+                "Recovered from the PBX history: none of this call's webhooks arrived."
+            )
+        else:
+            body = self.env._(
+                "Completed from the PBX history: the webhooks did not report the end of this call."
+            )
+        call._message_log(body=body)
+
+    def _crm_voip_compare_history(self, history_call):
+        """A call the events completed, against the PBX's history of it.
+
+        The events stay authoritative for who answered and the outcome (the follow-ups ran
+        on them); the history is for the talk time (the PBX bills by it) and for a
+        recording the events never named. A difference is logged on the call once; the
+        talk time is corrected. Returns whether anything changed.
+        """
+        self.ensure_one()
+        call = self.sudo()
+        changed = False
+        if (
+            history_call.recording_ref
+            and not call.recording_ref
+            and not call.recording_ids
+            and call.state == states.DONE
+        ):
+            call.recording_ref = history_call.recording_ref[:255]
+            call._crm_voip_on_recording(history_call.recording_ref)
+            changed = True
+        differences = HISTORY.history_differences(
+            {
+                "disposition": call.disposition,
+                "talk_seconds": call.talk_seconds,
+                "extension": call.extension,
+            },
+            history_call,
+        )
+        if not differences:
+            return changed
+        logged = (call.history_difference or "").splitlines()
+        new_lines = [
+            line
+            for line in (self._crm_voip_history_difference_line(*item) for item in differences)
+            if line not in logged
+        ]
+        if not new_lines:
+            return changed  # already logged by an earlier run
+        values = {"history_difference": "\n".join(logged + new_lines)}
+        talk = next((item[2] for item in differences if item[0] == "talk_seconds"), None)
+        if talk is not None:
+            values["talk_seconds"] = talk
+        call.write(values)
+        lines = Markup("<br/>").join(escape(line) for line in new_lines)
+        call._message_log(
+            body=Markup("%s<br/>%s")
+            % (self.env._("The PBX history contradicts the webhooks of this call:"), lines)
+        )
+        return True
+
+    def _crm_voip_history_difference_line(self, what, ours, theirs):
+        dispositions = dict(self._fields["disposition"]._description_selection(self.env))
+        if what == "outcome":
+            return self.env._(
+                "Outcome: %(ours)s here, %(theirs)s in the PBX history (kept as it is).",
+                ours=dispositions.get(ours, ours or "-"),
+                theirs=dispositions.get(theirs, theirs),
+            )
+        if what == "talk_seconds":
+            return self.env._(
+                "Talk time: %(ours)s s here, %(theirs)s s in the PBX history (corrected).",
+                ours=ours,
+                theirs=theirs,
+            )
+        return self.env._(
+            "Answered by extension %(ours)s here, %(theirs)s in the PBX history (kept as it is).",
+            ours=ours,
+            theirs=theirs,
+        )
