@@ -384,6 +384,7 @@ def compare(truths, ids, log, users, routing):
         if routing and bool(missed_task) != truth["missed"]:
             wrong.append("missed-call task")
         checks["wrong_state"] += bool(wrong)
+        checks["wrong ring time only"] += wrong == ["ring time"]
         for reason in wrong:
             origin = "recovered" if recovered else "webhooks"
             reasons[f"{reason}: {truth['provider']} {truth['scenario']} ({origin})"] += 1
@@ -562,6 +563,11 @@ def main():
     say(f"calls played: {len(truths)} (warm-up included); in the log: {len(log)} entries")
     say(f"missed-call tasks checked: {'yes' if routing else 'no (crm_voip_routing absent)'}")
     say(f"recovered flag: {'present' if has_recovered else 'absent'}")
+    say(
+        f"wrong calls: {checks['wrong_state']}, of which {checks['wrong ring time only']} "
+        "only by their ring time (a PBX whose webhooks carry no answer time: Odoo times it "
+        "by their arrival)"
+    )
     for reason, count in reasons.most_common(12):
         say(f"  x{count}: {reason}")
     say(f"server log: {server_log}")
