@@ -8,11 +8,12 @@ group, outgoing) for ``--duration`` seconds to an Odoo started with ``--workers=
 again the webhooks that failed as each PBX's retry policy says (``Pbx.webhook_retry``), and
 drops ``--drop-share`` of them for good. During the run one Odoo HTTP worker is killed
 with SIGKILL (at 30% of the run; the prefork master starts another) and PostgreSQL is
-restarted once (``pg_ctl restart -m fast``, at 60%). After the traffic, once the
-simulator has no retry left, reconciliation runs (the cron
-``crm_voip.ir_cron_crm_voip_reconcile``, triggered through XML-RPC as an administrator
-would with *Run manually*): it reads each PBX's call history, which the simulator serves
-for every played call, dropped webhooks or not.
+restarted once (``pg_ctl restart -m fast``, at 60%). Calls are short and played live
+(each step's webhooks when it happens). After the traffic, once the simulator has no
+retry left, every account is reconciled on demand over the run's range, through XML-RPC
+as a manager does after an outage (without the on-demand wizard, the cron
+``crm_voip.ir_cron_crm_voip_reconcile`` run manually): it reads each PBX's call history,
+which the simulator serves for every played call, dropped webhooks or not.
 
 Checked: every call the simulator played (its ground truth, ``Simulator.truth()``) against
 Odoo's call log, found by the ids the provider adapter reads from the call's own webhooks:
