@@ -40,6 +40,7 @@ import contextlib
 import itertools
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -59,7 +60,13 @@ from vats_simulator.scenarios import build_plan
 
 SEED = 2121
 RECONCILE_CRON = "ir_cron_crm_voip_reconcile"
+# PBXs whose webhooks carry no answer time (Odoo times the ring by their arrival) and whose
+# history no ring time: their ring times are estimates, compared apart (ring_estimated).
+# Every PBX's history lacks it too, so a recovered call's ring time is an estimate as well.
+RING_UNREPORTED = frozenset({"zadarma", "novofon"})
 RECONCILE_WIZARD = "crm.voip.reconcile.wizard"
+RECONCILE_ROUNDS = 10
+RATE_LIMIT_WAIT = re.compile(r"^Waiting for the PBX's rate limit \((\d+) s\)")
 # --provider -> the PBXs the calls go to in turn; every one of them serves a call history.
 PROVIDER_CHOICES = {**webhook_ingest.PROVIDER_CHOICES, "all": tuple(PBXS)}
 
@@ -281,11 +288,26 @@ def trigger_reconciliation(port, database, since):
         stamp = "%Y-%m-%d %H:%M:%S"
         date_from = since.astimezone(timezone.utc).strftime(stamp)
         date_to = datetime.now(timezone.utc).strftime(stamp)
+        results = []
         for provider_id in call("crm.voip.provider", "search", []):
             values = {"provider_id": provider_id, "date_from": date_from, "date_to": date_to}
-            wizard_id = call(RECONCILE_WIZARD, "create", values)
-            call(RECONCILE_WIZARD, "action_reconcile", [wizard_id])
-        return "on demand, every account"
+            # A PBX's rate limit (Zadarma's statistics) may leave a run waiting: run it
+            # again once the PBX allows, as the cron's next attempt would.
+            for _round in range(RECONCILE_ROUNDS):
+                wizard_id = call(RECONCILE_WIZARD, "create", values)
+                call(RECONCILE_WIZARD, "action_reconcile", [wizard_id])
+                (account,) = call(
+                    "crm.voip.provider",
+                    "read",
+                    [provider_id],
+                    ["code", "reconcile_last_result"],
+                )
+                waiting = RATE_LIMIT_WAIT.search(account["reconcile_last_result"] or "")
+                if not waiting:
+                    break
+                time.sleep(int(waiting.group(1)))
+            results.append(f"{account['code']}: {account['reconcile_last_result']}")
+        return "on demand, every account (" + "; ".join(results) + ")"
     found = call(
         "ir.model.data", "search_read", [("module", "=", "crm_voip"), ("name", "=", RECONCILE_CRON)]
     )
@@ -379,7 +401,14 @@ def compare(truths, ids, log, users, routing):
             wrong.append("salesperson")
         if state == expected_state:
             if abs((ring or 0) - truth["ring_seconds"]) > 1:
-                wrong.append("ring time")
+                if recovered or truth["provider"] in RING_UNREPORTED:
+                    # Neither the PBX's webhooks nor its history carry this ring time:
+                    # Odoo estimates it (see nothing_lost.md), counted apart.
+                    checks["ring_estimated"] += 1
+                    origin = "recovered" if recovered else "webhooks"
+                    reasons[f"ring time estimated: {truth['provider']} ({origin})"] += 1
+                else:
+                    wrong.append("ring time")
             if abs((talk or 0) - truth["talk_seconds"]) > 1:
                 wrong.append("talk time")
         if routing and bool(missed_task) != truth["missed"]:
@@ -490,6 +519,10 @@ def main():
             extensions=list(EXTENSIONS),
             retry=True,
             drop_seed=SEED,
+            # Sized for the run: every webhook offered may wait for a retry (the generic
+            # protocol's are spread over minutes); a refused retry would be a loss of the
+            # benchmark's making, not of Odoo's.
+            retry_capacity=max(10000, int(args.rate * duration * 2)),
         )
         try:
             with phase(f"PostgreSQL cluster + install {modules} (no demo data)", timings):
@@ -566,8 +599,11 @@ def main():
     say(f"recovered flag: {'present' if has_recovered else 'absent'}")
     say(
         f"wrong calls: {checks['wrong_state']}, of which {checks['wrong ring time only']} "
-        "only by their ring time (a PBX whose webhooks carry no answer time: Odoo times it "
-        "by their arrival)"
+        "only by their ring time"
+    )
+    say(
+        f"ring times estimated, not compared: {checks['ring_estimated']} (a PBX whose webhooks "
+        "carry no answer time, or a recovered call: no PBX history gives the ring time)"
     )
     for reason, count in reasons.most_common(12):
         say(f"  x{count}: {reason}")
@@ -577,7 +613,8 @@ def main():
     say(
         f"RESULT offered={player.offered} lost={checks['lost']} "
         f"duplicated={checks['duplicated']} wrong_state={checks['wrong_state']} "
-        f"recovered={checks['recovered']} recovery_s={recovery:.1f}"
+        f"recovered={checks['recovered']} recovery_s={recovery:.1f} "
+        f"ring_estimated={checks['ring_estimated']}"
     )
 
 
