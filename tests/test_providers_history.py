@@ -200,3 +200,34 @@ def test_a_history_api_that_answers_garbage_is_refused():
         adapter = get_adapter_class("generic")({"base_url": server.url, "api_key": "k"})
         with pytest.raises(errors.PermanentError, match="no JSON"):
             adapter.call_history(T0, T0 + timedelta(hours=3))
+
+
+def test_zadarma_reads_a_long_history_over_time(monkeypatch):
+    """A history of more pages than the minute allows is read page by page: once the
+    first page is in, the adapter waits for the next slot instead of failing the read."""
+    slept = []
+    monkeypatch.setattr(zadarma.time, "sleep", slept.append)
+    clock = [1000.0]
+    monkeypatch.setattr(zadarma.time, "monotonic", lambda: clock[0] + sum(slept))
+    row = {"pbx_call_id": "in_1", "callstart": "2026-01-01 10:00:00", "disposition": "answered"}
+    full_page = http_response(
+        payload={"status": "success", "stats": [row] * zadarma.STATS_PAGE_SIZE}
+    )
+    last_page = http_response(payload={"status": "success", "stats": [row]})
+    adapter, transport = patch_transport(
+        zadarma.ZadarmaAdapter({"api_key": "k", "api_secret": "s"}),
+        *[full_page] * 4,
+        last_page,
+    )
+    calls = adapter.call_history(T0, T0 + timedelta(hours=3))
+    assert len(calls) == 4 * zadarma.STATS_PAGE_SIZE + 1
+    assert len(transport.calls) == 5
+    assert len(slept) == 1 and 1 <= slept[0] <= 61
+    # A read that would wait longer than STATS_HISTORY_WAIT refuses, with the wait.
+    monkeypatch.setattr(zadarma, "STATS_HISTORY_WAIT", 0)
+    zadarma._stats_requests.clear()
+    adapter, _transport = patch_transport(
+        zadarma.ZadarmaAdapter({"api_key": "k", "api_secret": "s"}), *[full_page] * 3
+    )
+    with pytest.raises(errors.RateLimitError):
+        adapter.call_history(T0, T0 + timedelta(hours=3))

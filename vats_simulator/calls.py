@@ -101,3 +101,36 @@ class Call:
     def recorded(self):
         """Whether the end of the call announces a recording."""
         return bool(self.record.recording_id)
+
+    def truth(self, provider, steps=()):
+        """How the call really ended, in neutral terms: what a receiver that got every
+        webhook (or read the call history) must show (``Simulator.truth()``). With the
+        call's ``steps``, the ring time is theirs: until the first answer, else until the
+        end (less the talk time of an answered outgoing call, which has no answer step)."""
+        answered = self.disposition == "answered"
+        ring = self.ring_seconds
+        answers = [step.offset for step in steps if step.kind == ANSWERED]
+        ends = [step.offset for step in steps if step.kind in (ENDED, OUTGOING_ENDED)]
+        if answers:
+            ring = answers[0]
+        elif ends:
+            ring = ends[0] - (self.duration if self.outbound else 0)
+        return {
+            "provider": provider,
+            "call_id": self.call_id,
+            "scenario": self.scenario,
+            "direction": self.direction,
+            "disposition": self.disposition,
+            "answered": answered,
+            "missed": not answered and not self.outbound,
+            # Who talked last (inbound), who dialled (outbound); "" when nobody answered.
+            "extension": self.extension,
+            "extensions": list(self.extensions),
+            "caller": self.caller,
+            "number": self.number,
+            "did": self.did,
+            "start": self.start.isoformat(),
+            "ring_seconds": ring,
+            "talk_seconds": self.duration,
+            "recorded": self.recorded,
+        }

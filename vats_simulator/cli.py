@@ -1,6 +1,7 @@
 """Command line: ``python3 -m vats_simulator --help``."""
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -23,6 +24,9 @@ EPILOG = """examples:
   live traffic for a demo, one call every 5 s:
     python3 -m vats_simulator --generic-webhook URL --generic-secret S --generic-api-key K \\
         --live generic --interval 5 --numbers numbers.txt --extensions 100,101,102
+  an unreliable PBX: retry as the PBX does, drop 5% of the webhooks, keep the ground truth:
+    python3 -m vats_simulator --generic-webhook URL --generic-secret S --generic-api-key K \\
+        --live generic --retry --drop-share 0.05 --truth-file truth.json
 """
 
 
@@ -83,6 +87,29 @@ def build_parser():
         "--no-auto-originate",
         action="store_true",
         help="do not play an outgoing call after a click-to-call request",
+    )
+
+    faults = parser.add_argument_group("an unreliable PBX")
+    faults.add_argument(
+        "--retry",
+        action="store_true",
+        help="send failed webhooks (no 2xx in time) again, as each PBX's retry policy says",
+    )
+    faults.add_argument(
+        "--drop-share",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="share of the webhooks (0 to 1) dropped for good; the calls stay in the history",
+    )
+    faults.add_argument(
+        "--drop-seed", type=int, default=0, help="seed choosing which webhooks are dropped"
+    )
+    faults.add_argument(
+        "--truth-file",
+        metavar="PATH",
+        help="write the played calls' ground truth there (JSON) on exit; also served at "
+        "GET /_simulator/truth",
     )
 
     modes = parser.add_argument_group("modes (default: serve the REST APIs until stopped)")
@@ -173,6 +200,8 @@ def main(argv=None):
     if args.scenario:
         provider = _chosen_provider(parser, args, list(accounts), "--scenario")
     extensions = list_arg(args.extensions)
+    if not 0.0 <= args.drop_share <= 1.0:
+        parser.error("--drop-share must be between 0 and 1")
     sim = Simulator(
         host=args.host,
         port=args.port,
@@ -181,6 +210,9 @@ def main(argv=None):
         recording_format=args.recording_format,
         extensions=extensions,
         auto_play_originate=not args.no_auto_originate,
+        retry=args.retry,
+        drop_share=args.drop_share,
+        drop_seed=args.drop_seed,
     )
     stop = threading.Event()
 
@@ -236,7 +268,15 @@ def main(argv=None):
             while not stop.wait(0.5):
                 pass
         sim.wait_background(timeout=2.0)
+        if args.retry and not stop.is_set():
+            # What is still to be retried is part of what was played.
+            sim.wait_retries(
+                timeout=max(sum(pbx.get(c).webhook_retry.delays) for c in accounts) + 30
+            )
     finally:
+        if args.truth_file:
+            with open(args.truth_file, "w", encoding="utf-8") as handle:
+                json.dump(sim.truth(), handle, ensure_ascii=False, indent=1)
         sim.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

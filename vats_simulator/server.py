@@ -16,6 +16,8 @@ from .scenarios import SCENARIOS, scenario_params
 
 #: The control endpoint, below the simulator's root and below every PBX's base URL.
 CONTROL_ROUTE = "/_simulator/play"
+#: What really happened: the ground truth of the played calls (``Simulator.truth()``).
+TRUTH_ROUTE = "/_simulator/truth"
 
 _logger = logging.getLogger("vats_simulator.rest")
 
@@ -93,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError):
                 parsed_json = None
         owner, route = pbx.owner(url.path)
-        control = route == CONTROL_ROUTE
+        control = route in (CONTROL_ROUTE, TRUTH_ROUTE)
         record = RestRequest(
             provider="control" if control else owner.code if owner else "unknown",
             method=self.command,
@@ -119,7 +121,10 @@ class _Handler(BaseHTTPRequestHandler):
                         {"Retry-After": str(value)},
                     )
                 raise Reply(value, error("Simulated failure"))
-            if control:
+            if route == TRUTH_ROUTE:
+                if self.command == "GET":
+                    _control_truth(sim)
+            elif control:
                 if self.command == "POST":
                     _control_play(sim, parsed_json, owner)
             elif api is not None:
@@ -169,6 +174,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+
+def _control_truth(sim):
+    """``GET [<PBX base URL>]/_simulator/truth``: every played call as it really ended, and
+    what became of its webhooks (``Simulator.truth()``), with the unreliability settings."""
+    raise Reply(
+        200,
+        {
+            "calls": sim.truth(),
+            "retry": sim.retry,
+            "drop_share": sim.drop_share,
+            "pending_retries": sim.pending_retries(),
+            "retry_overflows": sim.retry_overflows,
+        },
+    )
 
 
 def _control_play(sim, request, owner):

@@ -1,6 +1,9 @@
 """The simulator: plays scripted calls as signed webhooks and serves the PBXs' REST APIs."""
 
 import collections
+import dataclasses
+import hashlib
+import itertools
 import logging
 import secrets
 import threading
@@ -9,9 +12,9 @@ import time
 from . import pbx
 from .clock import utcnow
 from .media import RECORDING_MIMETYPES, recording_audio
-from .scenarios import build_plan
+from .scenarios import CALL_SCENARIOS, build_plan
 from .server import SimulatorHTTPServer
-from .transport import Delivery, http_request
+from .transport import Delivery, RetryQueue, http_request
 
 _logger = logging.getLogger("vats_simulator")
 
@@ -32,6 +35,13 @@ class Simulator:
     ``api_url(code)``); ``play()`` posts a scenario's webhooks synchronously and returns what
     the receiver answered. Everything sent and received is recorded on ``deliveries`` and
     ``requests``.
+
+    An unreliable PBX on demand: with ``retry`` a failed webhook (no 2xx answer in time) is
+    sent again later, in the background, as its PBX's ``webhook_retry`` policy says;
+    ``drop_share`` (0 to 1) of the webhooks are dropped for good (never sent), chosen by a
+    hash of ``drop_seed`` and the request, so the same traffic loses the same webhooks.
+    Every played call stays in the call history whatever happened to its webhooks, and
+    ``truth()`` tells how each one really ended.
     """
 
     def __init__(
@@ -49,6 +59,10 @@ class Simulator:
         enforce_rate_limits=False,
         rate_limits=None,
         balance=10.5,
+        retry=False,
+        drop_share=0.0,
+        drop_seed=0,
+        retry_capacity=10000,
         **accounts,
     ):
         #: The simulated accounts by PBX code.
@@ -90,6 +104,16 @@ class Simulator:
         #: Requests per minute by rate-limit bucket, over the PBXs' own ``rate_limits``.
         self.rate_limits = dict(rate_limits or {})
         self.balance = balance
+        self.retry = retry
+        if not 0.0 <= drop_share <= 1.0:
+            raise ValueError("drop_share must be between 0 and 1")
+        self.drop_share = drop_share
+        self.drop_seed = drop_seed
+        self._retries = RetryQueue(capacity=retry_capacity)
+        self._request_numbers = itertools.count(1)
+        #: Deliveries the retry queue refused (full): lost as if the PBX gave up.
+        self.retry_overflows = 0
+        self._truth = collections.OrderedDict()
         self._lock = threading.RLock()
         self._requests = []
         self._deliveries = []
@@ -129,6 +153,7 @@ class Simulator:
 
     def stop(self):
         self._stopping.set()
+        self._retries.close()
         self.wait_background(timeout=2.0)
         if self._server is not None:
             for code, account in self.accounts.items():
@@ -181,6 +206,39 @@ class Simulator:
     def recordings(self):
         with self._lock:
             return [dict(item) for item in self._recordings.values()]
+
+    def truth(self):
+        """The ground truth of every call played so far, in play order: how it really ended
+        (``calls.Call.truth()``), and what became of its webhooks: ``posts`` (requests),
+        ``dropped`` (dropped for good), ``failed`` (every attempt failed, retries included,
+        while no retry is due) and ``attempts`` (every send, retries included)."""
+        with self._lock:
+            truths = [dict(item) for item in self._truth.values()]
+            requests = collections.defaultdict(list)
+            for delivery in self._deliveries:
+                if delivery.call_id:
+                    requests[(delivery.call_id, delivery.request_no)].append(delivery)
+        counts = collections.defaultdict(collections.Counter)
+        for (call_id, _number), attempts in requests.items():
+            count = counts[call_id]
+            count["posts"] += 1
+            count["attempts"] += sum(not item.dropped for item in attempts)
+            if any(item.dropped for item in attempts):
+                count["dropped"] += 1
+            elif not any(item.ok for item in attempts):
+                count["failed"] += 1
+        for item in truths:
+            count = counts[item["call_id"]]
+            item.update({key: count[key] for key in ("posts", "attempts", "dropped", "failed")})
+        return truths
+
+    def pending_retries(self):
+        """Deliveries waiting to be sent again (or being sent)."""
+        return self._retries.pending()
+
+    def wait_retries(self, timeout=None):
+        """Wait until no delivery waits to be sent again; True when none does."""
+        return self._retries.wait_idle(timeout)
 
     def clear(self):
         """Forget requests and deliveries (calls and recordings stay)."""
@@ -247,10 +305,12 @@ class Simulator:
             }
         return recording_id
 
-    def play(self, provider, scenario, *, event_gap=0.0, **params):
+    def play(self, provider, scenario, *, event_gap=0.0, realtime=False, **params):
         """Post ``scenario``'s webhooks in order, each signed like the real PBX.
 
-        ``event_gap``: seconds to sleep between posts. The keyword arguments are scenario
+        ``event_gap``: seconds to sleep between posts. ``realtime``: post each step's
+        webhooks when it happens (the call's start plus the step's offset; a step already
+        past goes at once), as a PBX does during the call. The keyword arguments are scenario
         parameters (``scenarios.SCENARIO_PARAMS`` and the PBX's ``scenario_params``) and the
         PBX's transport options (its ``play_options``: Zadarma ``multipart``,
         ``multipart_bug``; generic ``batch``, ``timestamp_offset``).
@@ -260,6 +320,11 @@ class Simulator:
         options = {name: params.pop(name) for name in list(params) if name in module.play_options}
         plan = build_plan(provider, scenario, tzinfo=self._tz(provider), **params)
         self._register(plan)
+        if scenario in CALL_SCENARIOS:
+            with self._lock:
+                self._truth[plan.call.call_id] = plan.call.truth(provider, plan.steps)
+        if realtime:
+            return self._post_in_time(account, plan, scenario, options)
         return self._post(
             account,
             plan.events,
@@ -267,6 +332,7 @@ class Simulator:
             signing=plan.signing,
             event_gap=event_gap,
             options=options,
+            call_id=plan.call.call_id if plan.call is not None else "",
         )
 
     def send(
@@ -287,7 +353,7 @@ class Simulator:
             options=options,
         )
 
-    def _post(self, account, events, *, scenario, signing, event_gap, options):
+    def _post(self, account, events, *, scenario, signing, event_gap, options, call_id=""):
         module = pbx.get(account.provider)
         options = module.resolve_play_options(options)
         deliveries = []
@@ -298,33 +364,89 @@ class Simulator:
             for method, url, body, headers in module.webhook_deliveries(
                 account, payload, signing, options
             ):
-                status, data, resp_headers, error, elapsed = http_request(
-                    method,
-                    url,
-                    body if method != "GET" else None,
-                    {**self.webhook_headers, **headers},
-                    timeout=self.webhook_timeout,
-                )
-                delivery = Delivery(
+                template = Delivery(
                     provider=module.code,
                     scenario=scenario,
                     event=payload,
                     url=url,
                     request_headers=headers,
                     request_body=body,
-                    status=status,
-                    response_body=data,
-                    response_headers=resp_headers,
-                    error=error,
-                    elapsed=elapsed,
                     signing=signing,
                     method=method,
+                    call_id=call_id,
+                    request_no=next(self._request_numbers),
                 )
-                _logger.debug("%r in %.3fs", delivery, elapsed)
-                with self._lock:
-                    self._deliveries.append(delivery)
+                if self.drops(method, url, payload):
+                    delivery = dataclasses.replace(
+                        template, dropped=True, error="dropped for good (simulated)"
+                    )
+                    with self._lock:
+                        self._deliveries.append(delivery)
+                else:
+                    delivery = self._attempt(module, template, 1)
                 deliveries.append(delivery)
         return deliveries
+
+    def _post_in_time(self, account, plan, scenario, options):
+        if len(plan.steps) != len(plan.events):
+            raise ValueError(f"the {scenario} scenario cannot be played in real time")
+        started = plan.call.start.timestamp()
+        deliveries = []
+        for step, event in zip(plan.steps, plan.events, strict=True):
+            wait = started + step.offset - time.time()
+            if wait > 0 and self._stopping.wait(wait):
+                break
+            deliveries += self._post(
+                account,
+                [event],
+                scenario=scenario,
+                signing=plan.signing,
+                event_gap=0.0,
+                options=options,
+                call_id=plan.call.call_id,
+            )
+        return deliveries
+
+    def drops(self, method, url, payload):
+        """Whether the webhook ``payload`` sent as ``method url`` is dropped for good: the
+        same for the same request, ``drop_share`` of them on average."""
+        if self.drop_share <= 0:
+            return False
+        digest = hashlib.sha256(f"{self.drop_seed}|{method}|{url}|{payload!r}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") < self.drop_share * 2**64
+
+    def _attempt(self, module, template, attempt):
+        """Send ``template``'s request (attempt number ``attempt``), record the delivery, and
+        schedule the next attempt when it failed and the PBX's policy has one left."""
+        policy = module.webhook_retry
+        timeout = min(self.webhook_timeout, policy.timeout) if self.retry else self.webhook_timeout
+        status, data, resp_headers, error, elapsed = http_request(
+            template.method,
+            template.url,
+            template.request_body if template.method != "GET" else None,
+            {**self.webhook_headers, **template.request_headers},
+            timeout=timeout,
+        )
+        delivery = dataclasses.replace(
+            template,
+            status=status,
+            response_body=data,
+            response_headers=resp_headers,
+            error=error,
+            elapsed=elapsed,
+            attempt=attempt,
+        )
+        _logger.debug("%r in %.3fs (attempt %d)", delivery, elapsed, attempt)
+        with self._lock:
+            self._deliveries.append(delivery)
+        if self.retry and policy.failed(status) and attempt <= len(policy.delays):
+            due = time.monotonic() + policy.delays[attempt - 1]
+            if not self._retries.schedule(
+                due, lambda: self._attempt(module, template, attempt + 1)
+            ):
+                with self._lock:
+                    self.retry_overflows += 1
+        return delivery
 
     def _register(self, plan):
         with self._lock:

@@ -342,23 +342,39 @@ class CrmVoipProvider(models.Model):
     def _crm_voip_reconcile_failed(self, error, manual):
         """Report ``error`` on the account and wait before the next scheduled try: longer
         after each failure in a row, at least what the PBX asked for."""
-        _logger.warning("crm_voip: provider %s: reconciliation failed: %s", self.id, error)
-        failures = self.reconcile_failures + 1
-        delay = min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_MAX)
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after:
-            delay = max(delay, timedelta(seconds=retry_after))
         now = fields.Datetime.now()
         message = self._crm_voip_error_text(error)[:1000]
-        values = {
-            "reconcile_last_date": now,
-            "reconcile_last_result": self.env._("Failed: %(error)s", error=message[:200]),
-            "reconcile_error": message,
-        }
-        if not manual:
-            values.update(reconcile_failures=failures, reconcile_next_try=now + delay)
-        self.write(values)
-        self._crm_voip_api_failed(error)
+        if isinstance(error, ERRORS.RateLimitError) and error.kept:
+            # A limit the adapter kept to is no failure: the next run comes when the PBX
+            # allows it, without the backoff, and the account's health is untouched.
+            _logger.info("crm_voip: provider %s: reconciliation waits: %s", self.id, error)
+            values = {
+                "reconcile_last_date": now,
+                "reconcile_last_result": self.env._(
+                    "Waiting for the PBX's rate limit (%(seconds)s s)",
+                    seconds=error.retry_after,
+                ),
+                "reconcile_error": message,
+            }
+            if not manual:
+                values["reconcile_next_try"] = now + timedelta(seconds=error.retry_after)
+            self.write(values)
+        else:
+            _logger.warning("crm_voip: provider %s: reconciliation failed: %s", self.id, error)
+            failures = self.reconcile_failures + 1
+            delay = min(BACKOFF_FIRST * 2 ** (failures - 1), BACKOFF_MAX)
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after:
+                delay = max(delay, timedelta(seconds=retry_after))
+            values = {
+                "reconcile_last_date": now,
+                "reconcile_last_result": self.env._("Failed: %(error)s", error=message[:200]),
+                "reconcile_error": message,
+            }
+            if not manual:
+                values.update(reconcile_failures=failures, reconcile_next_try=now + delay)
+            self.write(values)
+            self._crm_voip_api_failed(error)
         return {
             "recovered": 0,
             "completed": 0,

@@ -37,9 +37,12 @@ class RateLimitError(ProviderError):
 
     retryable = True
 
-    def __init__(self, message, retry_after=60, *, status_code=None, hint=""):
+    def __init__(self, message, retry_after=60, *, status_code=None, hint="", kept=False):
         super().__init__(message, status_code=status_code, hint=hint)
         self.retry_after = max(1, int(retry_after))
+        # True when the adapter refused itself to keep to the PBX's documented limit
+        # (nothing was sent): a wait, not a failure.
+        self.kept = kept
 
 
 class RetryableError(ProviderError):

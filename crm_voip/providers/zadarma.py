@@ -97,6 +97,10 @@ STATS_PAGE_SIZE = 1000
 # adapters of a process keep to it rather than collect 429s.
 STATS_PER_MINUTE = 3
 STATS_RATE_PERIOD = 60
+# A history that needs more pages than the budget allows is read over time: once its first
+# page is in, the adapter waits for the next slot, up to this many seconds in all per read
+# (short enough for an HTTP worker's time limit), then refuses with the seconds to wait.
+STATS_HISTORY_WAIT = 90
 # Statistics requests sent, by (API host, key): monotonic times of the last minute.
 _stats_requests = {}
 _stats_requests_lock = threading.Lock()
@@ -685,6 +689,7 @@ class ZadarmaAdapter(ProviderAdapter):
         start, end = ensure_utc(start), ensure_utc(end)
         tz = self.account_timezone()
         calls = []
+        waited, pages = 0.0, 0
         window_start = start
         while window_start < end:
             window_end = min(window_start + STATS_WINDOW, end)
@@ -697,8 +702,9 @@ class ZadarmaAdapter(ProviderAdapter):
                     "limit": STATS_PAGE_SIZE,
                     "skip": skip,
                 }
-                self._take_statistics_slot()
+                waited += self._wait_statistics_slot(started=pages > 0, waited=waited)
                 payload = self._api("GET", "/v1/statistics/pbx/", params)
+                pages += 1
                 rows = payload.get("stats") or []
                 calls.extend(self._history_call(row) for row in rows if isinstance(row, dict))
                 if len(rows) < STATS_PAGE_SIZE:
@@ -706,6 +712,24 @@ class ZadarmaAdapter(ProviderAdapter):
                 skip += STATS_PAGE_SIZE
             window_start = window_end
         return calls
+
+    def _wait_statistics_slot(self, started, waited):
+        """Take a statistics slot; within a read already under way (``started``), wait for
+        it while the read's waits stay under ``STATS_HISTORY_WAIT``. Returns the seconds
+        waited; raises ``RateLimitError`` otherwise."""
+        slept = 0.0
+        while True:
+            try:
+                self._take_statistics_slot()
+                return slept
+            except RateLimitError as refused:
+                if not started or waited + slept + refused.retry_after > STATS_HISTORY_WAIT:
+                    raise
+                _logger.info(
+                    "Zadarma: statistics budget spent, next page in %s s", refused.retry_after
+                )
+                time.sleep(refused.retry_after)
+                slept += refused.retry_after
 
     def _take_statistics_slot(self):
         """Count a statistics request, or raise ``RateLimitError`` (with the seconds until
@@ -721,6 +745,7 @@ class ZadarmaAdapter(ProviderAdapter):
                 raise RateLimitError(
                     f"Zadarma: {STATS_PER_MINUTE} statistics requests a minute already sent",
                     wait,
+                    kept=True,
                 )
             sent.append(now)
 

@@ -325,6 +325,12 @@ class TestReconcileZadarma(ReconcileCommon):
             self.reconcile()
         self.assertIn("3 statistics requests a minute", self.zadarma.reconcile_error)
         self.assertTrue(self.zadarma.reconcile_next_try)
+        # A limit kept is a wait, not a failure: no backoff, the health untouched.
+        self.assertIn("Waiting for the PBX's rate limit", self.zadarma.reconcile_last_result)
+        self.assertEqual(self.zadarma.reconcile_failures, 0)
+        self.assertLessEqual(
+            self.zadarma.reconcile_next_try, fields.Datetime.now() + timedelta(seconds=61)
+        )
         self.assertFalse(self.sim.requests, "no request beyond the limit")
         self.assertEqual(len(statistics), 3)
 

@@ -9,7 +9,7 @@ import dataclasses
 import importlib
 import pkgutil
 
-from .base import OPTIONAL_HOOKS, REQUIRED_HOOKS, CliOption, Pbx, missing_hooks
+from .base import OPTIONAL_HOOKS, REQUIRED_HOOKS, CliOption, Pbx, RetryPolicy, missing_hooks
 
 _REGISTRY = {}
 
@@ -83,6 +83,7 @@ __all__ = [
     "REQUIRED_HOOKS",
     "CliOption",
     "Pbx",
+    "RetryPolicy",
     "codes",
     "get",
     "owner",

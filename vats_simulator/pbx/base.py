@@ -38,6 +38,7 @@ OPTIONAL_HOOKS = (
     "verify_webhook_url",
     "start_services",
     "stop_services",
+    "webhook_retry",
 )
 
 
@@ -54,6 +55,33 @@ class CliOption:
     metavar: str | None = None
     choices: tuple | None = None
     switch: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How a PBX delivers a webhook again after a failed attempt.
+
+    A failed attempt is one that got no answer within ``timeout`` seconds (or no connection)
+    or an answer other than 2xx. ``delays`` are the seconds waited after each failed attempt
+    before the next one; ``()`` means the webhook is sent once. ``known`` tells whether the
+    PBX documents the policy (else we chose it, conservatively: fewer retries than the PBX
+    may really make, so that the receiver is tested without counting on them).
+    """
+
+    delays: tuple = ()
+    timeout: float = 10.0
+    known: bool = False
+    note: str = ""
+
+    @property
+    def attempts(self):
+        """How many times at most one webhook is sent."""
+        return 1 + len(self.delays)
+
+    @staticmethod
+    def failed(status):
+        """Whether an attempt answered ``status`` (None: no answer) is retried."""
+        return status is None or not 200 <= status < 300
 
 
 class Pbx:
@@ -134,6 +162,10 @@ class Pbx:
     #: delivery) or ``stream`` (clients connect to a server of the PBX and read them, e.g. a
     #: manager socket: ``webhook_deliveries`` writes to them and gives no request).
     transport = "webhook"
+    #: How failed webhooks are delivered again when the simulator retries
+    #: (``Simulator(retry=True)``); by default never, the conservative choice for a PBX that
+    #: does not document it.
+    webhook_retry = RetryPolicy(note="not documented; never retried (chosen)")
 
     def webhook_payloads(self, payloads, options):
         """The payloads to post, in order (a PBX may group several events in one POST, or

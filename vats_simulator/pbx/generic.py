@@ -19,7 +19,7 @@ from .. import calls
 from ..clock import iso_utc, parse_when
 from ..rest import Reply, audio_reply
 from . import register
-from .base import CliOption, Pbx
+from .base import CliOption, Pbx, RetryPolicy
 
 BATCH_MAX = 100
 
@@ -69,6 +69,11 @@ def body_of(payload):
 @register("generic")
 class Generic(Pbx):
     label = "generic signed JSON protocol"
+    # Our own protocol: a sender retries any attempt not answered 2xx within 10 s, after 2,
+    # 10 and 30 s; the event id makes a repeat harmless (generic_webhook.md).
+    webhook_retry = RetryPolicy(
+        delays=(2, 10, 30), known=True, note="ours: retried after 2, 10 and 30 s"
+    )
     Account = GenericAccount
     path_prefix = "/generic"
     missed_disposition = "no_answer"

@@ -35,7 +35,7 @@ from ..rest import Reply, audio_reply
 # carries the per-leg ``seq`` it has when the whole call is played.
 from ..scenarios import DEFAULT_DID, _call_steps
 from . import register
-from .base import CliOption, Pbx, is_bundle, unbundle
+from .base import CliOption, Pbx, RetryPolicy, is_bundle, unbundle
 
 _logger = logging.getLogger("vats_simulator.rest")
 
@@ -564,6 +564,9 @@ class _CallWriter:
 @register("mango")
 class Mango(Pbx):
     label = "Mango Office"
+    # Not documented; events are sent in parallel without waiting for the answers, so
+    # nothing says a failed one comes again. Chosen: never retried.
+    webhook_retry = RetryPolicy(note="not documented; never retried (chosen)")
     Account = MangoAccount
     path_prefix = "/mango"
     missed_disposition = "no_answer"

@@ -28,7 +28,7 @@ from .. import calls
 from ..rest import Reply, audio_reply
 from ..scenarios import _call_steps
 from . import register
-from .base import CliOption, Pbx, is_bundle, unbundle
+from .base import CliOption, Pbx, RetryPolicy, is_bundle, unbundle
 
 PREFIX = "000"  # the client's prefix of its extension names
 DOMAIN = "sipproxy.telphin.ru"
@@ -386,6 +386,8 @@ class _CallWriter:
 @register("telfin")
 class Telfin(Pbx):
     label = "Telfin"
+    # Not documented. Chosen: never retried.
+    webhook_retry = RetryPolicy(note="not documented; never retried (chosen)")
     Account = TelfinAccount
     path_prefix = "/telfin"
     missed_disposition = "no_answer"

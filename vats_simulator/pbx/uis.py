@@ -24,7 +24,7 @@ from .. import calls
 from ..clock import resolve_timezone
 from ..rest import Reply, audio_reply
 from . import register
-from .base import CliOption, Pbx, is_bundle, unbundle
+from .base import CliOption, Pbx, RetryPolicy, is_bundle, unbundle
 
 TEMPLATES_FILE = pathlib.Path(__file__).with_name("uis_templates.json")
 CALL_API_ROUTE = "/callapi/v4.0"
@@ -185,6 +185,8 @@ def notification(template, **values):
 @register("uis")
 class Uis(Pbx):
     label = "UIS / CoMagic"
+    # Not documented. Chosen: never retried.
+    webhook_retry = RetryPolicy(note="not documented; never retried (chosen)")
     Account = UisAccount
     path_prefix = "/uis"
     missed_disposition = "no_answer"

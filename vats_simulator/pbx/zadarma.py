@@ -27,7 +27,7 @@ from ..clock import resolve_timezone, to_utc
 from ..rest import Reply, audio_reply
 from ..transport import http_request
 from . import register
-from .base import CliOption, Pbx
+from .base import CliOption, Pbx, RetryPolicy
 
 _logger = logging.getLogger("vats_simulator.rest")
 
@@ -185,6 +185,11 @@ def multipart_body(payload, boundary=None, boundary_bug=True):
 @register("zadarma")
 class Zadarma(Pbx):
     label = "Zadarma/Novofon"
+    # Not documented; a third-party module's comment says it "retries on non-200", without
+    # evidence. Chosen: one retry, half a minute later, of an attempt not answered 2xx in 10 s.
+    webhook_retry = RetryPolicy(
+        delays=(30,), note="not documented; one retry after 30 s (chosen, from a hint)"
+    )
     Account = ZadarmaAccount
     # The real API is at a host's root (https://api.zadarma.com/v1/...): so is the simulated one.
     path_prefix = ""
