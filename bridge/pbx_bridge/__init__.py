@@ -1,1 +1,6 @@
-"""The PBX bridge: runs next to a self-hosted PBX and posts its calls to Odoo."""
+"""A bridge beside a self-hosted Asterisk/FreePBX: it folds the PBX's AMI or ARI events
+into the suite's signed generic webhook events, spools them on disk, posts them to Odoo,
+and serves Odoo's requests (click-to-call, routing, recordings, extensions, history)
+over a signed HTTP(S) API. Standard library plus ``requests`` and ``websocket-client``."""
+
+__version__ = "1.0.0"

@@ -147,6 +147,10 @@ class CrmVoipWebhookController(http.Controller):
             return self._reply(400, {"status": "error", "error": str(error)})
         if verified:
             _logger.debug("crm_voip: provider %s webhook verified: %s", provider.id, verified)
+        # A program beside the PBX (a bridge) may report its status, with or without events.
+        peer_status = adapter.peer_status(webhook_request)
+        if peer_status is not None:
+            provider._crm_voip_store_peer_status(peer_status)
 
         events_model = request.env["crm.voip.event"]
         stored, duplicates = events_model._crm_voip_store(provider, call_events, first_write=True)

@@ -17,3 +17,4 @@ from . import res_company
 from . import ir_http
 from . import crm_voip_recording
 from . import phone_blacklist
+from . import crm_voip_provider_peer

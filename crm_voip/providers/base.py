@@ -54,6 +54,11 @@ TRANSPORTS = (WEBHOOK, PERSISTENT)
 # Kinds of configuration field (``ConfigField.kind``).
 CONFIG_KINDS = ("char", "text", "integer", "boolean", "selection")
 
+# What ``peer_status`` may report: whether the peer is connected to the PBX (bool), when
+# it last heard an event from it (aware ISO 8601), how many events wait in its queue for
+# Odoo, how many Odoo refused for good (kept aside), its version, and what is wrong (text).
+PEER_STATUS_KEYS = ("connected", "last_event", "queue_depth", "dead_letters", "version", "problem")
+
 _UTC_OFFSET_RE = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 
 
@@ -250,6 +255,11 @@ class ProviderAdapter:
         return cls.list_extensions is not ProviderAdapter.list_extensions
 
     @classmethod
+    def reports_peer_status(cls):
+        """Whether a program beside the PBX (a bridge) reports its status (``peer_status``)."""
+        return cls.peer_status is not ProviderAdapter.peer_status
+
+    @classmethod
     def shows_notification_templates(cls):
         """Whether the administrator pastes ``notification_templates`` into the PBX."""
         return cls.notification_templates is not ProviderAdapter.notification_templates
@@ -279,6 +289,9 @@ class ProviderAdapter:
 
     def __init__(self, config=None):
         self.config = dict(config or {})
+        #: The peer's status as the last call to its API reported it (``test_connection``
+        #: of a PBX that ``reports_peer_status``), for the account; ``None`` otherwise.
+        self.last_peer_status = None
         self.timeout = float(self._setting("timeout"))
         self._session = None
 
@@ -343,6 +356,13 @@ class ProviderAdapter:
     def parse(self, request):
         """The normalized ``CallEvent`` list of a verified request (possibly empty)."""
         raise NotImplementedError
+
+    def peer_status(self, request):
+        """The status a program beside the PBX (a bridge) reports in the verified
+        ``request``, or ``None`` when it reports none. A dict of the keys
+        ``PEER_STATUS_KEYS`` (any may be missing): the account shows it. A request that
+        carries only a status (a heartbeat, no events) is contact from the PBX."""
+        return None
 
     def notification_templates(self, webhook_url):
         """The ``NotificationTemplate``s to set up in the PBX's web account, for a PBX that

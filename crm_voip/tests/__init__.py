@@ -16,3 +16,4 @@ from . import test_crm_voip_access
 from . import test_crm_voip_uis
 from . import test_crm_voip_telfin
 from . import test_crm_voip_webhook_input
+from . import test_crm_voip_asterisk
