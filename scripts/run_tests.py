@@ -10,11 +10,15 @@
    any failed test or skipped tour fails the run.
 5. On the same database, pytest-odoo runs one module's test file (the fast loop of
    ``make devdb``), so that loop keeps working.
+6. Where an ``asterisk`` binary is found (``$ASTERISK``, ``PATH``, ``/opt/asterisk/sbin``),
+   the real-Asterisk suite (Odoo tests tagged ``crm_voip_asterisk``) runs too; the summary
+   says whether it ran.
 
 Ends with a line ``N passed, M failed``.
 """
 
 import argparse
+import importlib.util
 import re
 import subprocess
 import sys
@@ -27,6 +31,9 @@ ODOO_RESULT = re.compile(r"odoo\.tests\.result: (\d+) failed, (\d+) error\(s\) o
 PYTEST_SUMMARY = re.compile(r"(\d+) (passed|failed|error|errors|skipped)")
 # What `make test` runs through pytest-odoo after Odoo's own runner (about 10 s).
 PYTEST_ODOO_TESTS = ["crm_voip/tests/test_crm_voip_caller_id.py"]
+# The real-Asterisk suite: its tests are tagged so, and never run by default.
+ASTERISK_TAG = "crm_voip_asterisk"
+ASTERISK_TEST_START = re.compile(r"Starting TestCrmVoipRealAsterisk\.test_")
 BAD_LEVELS = re.compile(r"^\S+ \S+ \d+ (WARNING|ERROR|CRITICAL) ")
 # Lines Odoo prints at WARNING level that say nothing about the suite's quality.
 TOLERATED_WARNINGS = (
@@ -121,6 +128,26 @@ def check_log(path):
     return problems, failed + errors, total
 
 
+def find_asterisk():
+    """The asterisk binary the real-Asterisk suite would run, or None (tests/asterisk/lab.py)."""
+    spec = importlib.util.spec_from_file_location("asterisk_lab", ROOT / "tests/asterisk/lab.py")
+    lab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lab)
+    return lab.find_asterisk()
+
+
+def asterisk_summary(binary, log_path):
+    """One plain line saying whether the real-Asterisk suite ran."""
+    if not binary:
+        return (
+            "real Asterisk: no asterisk binary found ($ASTERISK, PATH, /opt/asterisk/sbin);"
+            " its suite did NOT run"
+        )
+    with open(log_path, encoding="utf-8", errors="replace") as handle:
+        ran = sum(1 for line in handle if ASTERISK_TEST_START.search(line))
+    return f"real Asterisk: {ran} tests ran against {binary}"
+
+
 def run_odoo_tests(args):
     python = suite_env.python_executable()
     database = f"crm_voip_test_{int(time.time())}"
@@ -157,6 +184,12 @@ def run_odoo_tests(args):
         log(f"installing {', '.join(ADDONS)} with --test-enable (log: {test_log})")
         started = time.monotonic()
         extra = ["--test-tags", args.test_tags] if args.test_tags else []
+        asterisk = None
+        if not args.test_tags:
+            asterisk = find_asterisk()
+            if asterisk:
+                env = dict(env, ASTERISK=asterisk)
+                extra = ["--test-tags", f"standard,{ASTERISK_TAG}"]
         result = subprocess.run(
             suite_env.odoo_command(
                 cluster,
@@ -188,6 +221,8 @@ def run_odoo_tests(args):
             pytest_passed, pytest_failed = run_pytest_odoo(cluster, database)
             log(f"pytest-odoo ran in {time.monotonic() - started:.0f}s")
     problems, failed, total = check_log(test_log)
+    if not args.test_tags:
+        log(asterisk_summary(asterisk, test_log))
     if result.returncode != 0:
         problems.append(f"Odoo exited with status {result.returncode}")
     odoo_failed = failed + (1 if problems and not failed else 0)

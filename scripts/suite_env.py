@@ -50,6 +50,9 @@ PYTHON_DEPENDENCIES = {
     "ruff": "ruff",
     # The webhook fuzzing (benchmarks/fuzz_webhooks.py, and its slice in tests/).
     "hypothesis": "hypothesis",
+    # SIP phones of the real-Asterisk suite (GPL-3: run in a process of their own by
+    # tests/asterisk/phones.py, never imported by an addon).
+    "pyVoIP": "pyVoIP==1.6.8",
 }
 SETUPTOOLS_SPEC = "setuptools>=75.9,<81"
 PG_BIN_CANDIDATES = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/bin"]

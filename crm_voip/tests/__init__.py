@@ -17,3 +17,4 @@ from . import test_crm_voip_uis
 from . import test_crm_voip_telfin
 from . import test_crm_voip_webhook_input
 from . import test_crm_voip_asterisk
+from . import test_crm_voip_asterisk_real
