@@ -49,10 +49,12 @@ class CrmVoipCall(models.Model):
     def _crm_voip_compare_history(self, history_call):
         """A call the events completed, against the PBX's history of it.
 
-        The events stay authoritative for who answered and the outcome (the follow-ups ran
-        on them); the history is for the talk time (the PBX bills by it) and for a
-        recording the events never named. A difference is logged on the call once; the
-        talk time is corrected. Returns whether anything changed.
+        The events stay authoritative for the outcome (the follow-ups ran on them); the
+        history is for the talk time (the PBX bills by it), for who talked last (a
+        transfer whose second answer the webhooks missed: the call is his, as the state
+        machine's "latest answer" rule would have made it) and for a recording the events
+        never named. A difference is logged on the call once; the talk time and the
+        salesperson are corrected. Returns whether anything changed.
         """
         self.ensure_one()
         call = self.sudo()
@@ -88,6 +90,9 @@ class CrmVoipCall(models.Model):
         talk = next((item[2] for item in differences if item[0] == "talk_seconds"), None)
         if talk is not None:
             values["talk_seconds"] = talk
+        answerer = self._crm_voip_history_answerer(differences)
+        if answerer:
+            values.update(extension=answerer[0], user_id=answerer[1].id)
         call.write(values)
         lines = Markup("<br/>").join(escape(line) for line in new_lines)
         call._message_log(
@@ -95,6 +100,15 @@ class CrmVoipCall(models.Model):
             % (self.env._("The PBX history contradicts the webhooks of this call:"), lines)
         )
         return True
+
+    def _crm_voip_history_answerer(self, differences):
+        """``(extension, user)`` the history says talked last, when it is a salesperson
+        of the account's; else None (the webhooks' stays)."""
+        theirs = next((item[2] for item in differences if item[0] == "extension"), None)
+        if not theirs or self.state != states.DONE:
+            return None
+        user = self.provider_id.sudo()._crm_voip_user_by_extension(theirs)
+        return (theirs, user) if user else None
 
     def _crm_voip_history_difference_line(self, what, ours, theirs):
         dispositions = dict(self._fields["disposition"]._description_selection(self.env))
@@ -107,6 +121,13 @@ class CrmVoipCall(models.Model):
         if what == "talk_seconds":
             return self.env._(
                 "Talk time: %(ours)s s here, %(theirs)s s in the PBX history (corrected).",
+                ours=ours,
+                theirs=theirs,
+            )
+        if self._crm_voip_history_answerer([(what, ours, theirs)]):
+            return self.env._(
+                "Answered by extension %(ours)s here, %(theirs)s in the PBX history "
+                "(corrected: the last to talk).",
                 ours=ours,
                 theirs=theirs,
             )
