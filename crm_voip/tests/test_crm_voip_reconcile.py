@@ -5,7 +5,7 @@ import http.server
 import threading
 from datetime import datetime, timedelta, timezone
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -196,6 +196,30 @@ class TestReconcileGeneric(ReconcileCommon):
         self.assertIn("1 corrected", self.generic.reconcile_last_result)
         self.reconcile()
         self.assertEqual(len(call.message_ids), messages + 1)
+
+    def test_history_names_who_talked_last(self):
+        """A transfer whose second answer the webhooks missed: the PBX's history says
+        Boris talked last, and the call becomes his (logged)."""
+        self.generic.extension_ids = [
+            Command.create({"user_id": self.salesman_boris.id, "extension": "202"})
+        ]
+        start = self.ago(30)
+        deliveries = self.play(
+            "generic", "answered", caller=ROMASHKA_CALLER, answered_by="201",
+            talk_seconds=40, call_start=start,
+        )  # fmt: skip
+        call_id = deliveries[0].event["call_id"]
+        call = self.calls_of(self.generic, call_id)
+        self.assertEqual(call.user_id, self.salesman_anna)
+        self.sim.add_history(
+            "generic", "answered", caller=ROMASHKA_CALLER, answered_by="202",
+            talk_seconds=40, call_start=start, call_id=call_id,
+        )  # fmt: skip
+        self.reconcile()
+        self.assertRecordValues(
+            call, [{"state": "done", "user_id": self.salesman_boris.id, "extension": "202"}]
+        )
+        self.assertIn("(corrected: the last to talk)", call.history_difference)
 
     @mute_logger(RECONCILE_LOGGER)
     def test_failures_are_reported_with_backoff(self):
