@@ -23,5 +23,6 @@ from . import crm_voip_call_reconcile
 from . import crm_voip_refusal
 from . import crm_voip_provider_alarm
 from . import res_config_settings
+from . import crm_voip_hidden_number_mixin
 from . import crm_voip_call_masking
 from . import crm_voip_recording_masking

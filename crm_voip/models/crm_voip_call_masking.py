@@ -31,7 +31,10 @@ RAW_NUMBER_FIELDS = frozenset(
 
 
 class CrmVoipCall(models.Model):
-    _inherit = "crm.voip.call"
+    _name = "crm.voip.call"
+    _inherit = ["crm.voip.call", "crm.voip.hidden.number.mixin"]
+
+    _crm_voip_hidden_number_fields = RAW_NUMBER_FIELDS
 
     from_number = fields.Char(groups=SEE_NUMBERS_GROUP)
     to_number = fields.Char(groups=SEE_NUMBERS_GROUP)
@@ -57,41 +60,13 @@ class CrmVoipCall(models.Model):
 
     def _search_partner_number_display(self, operator, value):
         domain = super()._search_partner_number_display(operator, value)
-        if self.env.user._crm_voip_sees_numbers():
-            return domain
-        # The numbers are matched in sudo (their fields are not his to search), and only
-        # on calls whose client he may read otherwise: on a contact or a lead, the number
-        # is already his to read; an unknown caller's number stays unknown.
-        user_env = self.env(su=False)
-        return [
-            ("id", "in", self.sudo()._search(domain)),
-            "|",
-            ("partner_id", "in", user_env["res.partner"]._search([])),
-            ("lead_id", "in", user_env["crm.lead"]._search([])),
-        ]
+        return self._crm_voip_number_search(domain)
 
     def _order_field_to_sql(self, alias, field_name, direction, nulls, query):
         if field_name == "partner_number_display" and not self.env.su:
             # Sorted by the stored numbers, which the user may not read: in sudo.
             return self.sudo()._order_field_to_sql(alias, field_name, direction, nulls, query)
         return super()._order_field_to_sql(alias, field_name, direction, nulls, query)
-
-    def _fetch_field(self, field):
-        if (
-            field.name in RAW_NUMBER_FIELDS
-            and not self.env.su
-            and not field.is_accessible(self.env)
-        ):
-            # Server code reading the number it works with; what it answers goes
-            # through ``_crm_voip_visible_number``. ``read`` and searches check first.
-            return self.sudo()._fetch_field(field)
-        return super()._fetch_field(field)
-
-    def _export_rows(self, field_paths, *args, **kwargs):
-        # Exports read values by attribute, which ``_fetch_field`` lets through above.
-        names = {path[0] for path in field_paths if path and path[0] in self._fields}
-        self.check_field_access_rights("read", sorted(names))
-        return super()._export_rows(field_paths, *args, **kwargs)
 
     def _crm_voip_number_for(self, viewer):
         """The client's number as ``viewer`` (a user) may read it, formatted."""

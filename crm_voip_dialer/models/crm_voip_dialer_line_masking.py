@@ -10,7 +10,10 @@ RAW_NUMBER_FIELDS = frozenset({"phone", "phone_e164"})
 
 
 class CrmVoipDialerLine(models.Model):
-    _inherit = "crm.voip.dialer.line"
+    _name = "crm.voip.dialer.line"
+    _inherit = ["crm.voip.dialer.line", "crm.voip.hidden.number.mixin"]
+
+    _crm_voip_hidden_number_fields = RAW_NUMBER_FIELDS
 
     phone = fields.Char(groups=SEE_NUMBERS_GROUP)
     phone_e164 = fields.Char(groups=SEE_NUMBERS_GROUP)
@@ -23,21 +26,6 @@ class CrmVoipDialerLine(models.Model):
             for line in self:
                 number = line.sudo().phone_e164 or line.sudo().phone or ""
                 line.display_name = f"{line.name} ({user._crm_voip_visible_number(number)})"
-
-    def _fetch_field(self, field):
-        if (
-            field.name in RAW_NUMBER_FIELDS
-            and not self.env.su
-            and not field.is_accessible(self.env)
-        ):
-            # The dialer's own code reads the number it dials; ``read`` checks first.
-            return self.sudo()._fetch_field(field)
-        return super()._fetch_field(field)
-
-    def _export_rows(self, field_paths, *args, **kwargs):
-        names = {path[0] for path in field_paths if path and path[0] in self._fields}
-        self.check_field_access_rights("read", sorted(names))
-        return super()._export_rows(field_paths, *args, **kwargs)
 
 
 class CrmVoipCall(models.Model):

@@ -9,7 +9,8 @@ SEE_NUMBERS_GROUP = "crm_voip.group_crm_voip_see_numbers"
 
 
 class CrmVoipCallReport(models.Model):
-    _inherit = "crm.voip.call.report"
+    _name = "crm.voip.call.report"
+    _inherit = ["crm.voip.call.report", "crm.voip.hidden.number.mixin"]
 
     partner_number = fields.Char(groups=SEE_NUMBERS_GROUP)
 
@@ -24,15 +25,7 @@ class CrmVoipCallReport(models.Model):
 
     def _search_partner_number_display(self, operator, value):
         domain = super()._search_partner_number_display(operator, value)
-        if self.env.user._crm_voip_sees_numbers():
-            return domain
-        user_env = self.env(su=False)
-        return [
-            ("id", "in", self.sudo()._search(domain)),
-            "|",
-            ("partner_id", "in", user_env["res.partner"]._search([])),
-            ("lead_id", "in", user_env["crm.lead"]._search([])),
-        ]
+        return self._crm_voip_number_search(domain)
 
     def _order_field_to_sql(self, alias, field_name, direction, nulls, query):
         if field_name == "partner_number_display" and not self.env.su:

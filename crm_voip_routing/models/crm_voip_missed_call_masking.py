@@ -9,7 +9,10 @@ from odoo.addons.crm_voip.models.res_users import SEE_NUMBERS_GROUP
 
 
 class CrmVoipMissedCall(models.Model):
-    _inherit = "crm.voip.missed.call"
+    _name = "crm.voip.missed.call"
+    _inherit = ["crm.voip.missed.call", "crm.voip.hidden.number.mixin"]
+
+    _crm_voip_hidden_number_fields = ("number_e164",)
 
     number_e164 = fields.Char(string="Number (E.164)", groups=SEE_NUMBERS_GROUP)
     number_display = fields.Char(
@@ -32,23 +35,7 @@ class CrmVoipMissedCall(models.Model):
         if isinstance(value, str):
             # A number is searched by its digits, however it is written.
             digits = "".join(ch for ch in value if ch.isdigit()) or value
-        domain = [("number_e164", operator, digits)]
-        if self.env.user._crm_voip_sees_numbers():
-            return domain
-        user_env = self.env(su=False)
-        return [
-            ("id", "in", self.sudo()._search(domain)),
-            "|",
-            ("partner_id", "in", user_env["res.partner"]._search([])),
-            ("lead_id", "in", user_env["crm.lead"]._search([])),
-        ]
-
-    def _fetch_field(self, field):
-        if field.name == "number_e164" and not self.env.su and not field.is_accessible(self.env):
-            # Server code working with the number; what it shows goes through
-            # ``_crm_voip_visible_number``. ``read`` and searches check first.
-            return self.sudo()._fetch_field(field)
-        return super()._fetch_field(field)
+        return self._crm_voip_number_search([("number_e164", operator, digits)])
 
 
 class CrmVoipCall(models.Model):
