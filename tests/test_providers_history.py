@@ -131,6 +131,22 @@ def test_differences_with_a_completed_call():
     assert history.history_differences(missed, answered) == [("outcome", "no_answer", "answered")]
 
 
+def test_history_starting_earlier_says_the_first_webhook_was_lost():
+    answered = HistoryCall("c", ev.INBOUND, extension="102", started_at=T0, duration=95,
+                           disposition="answered")  # fmt: skip
+    start = T0.replace(tzinfo=None)
+    base = {"disposition": "answered", "talk_seconds": 95, "extension": "102"}
+    later = {**base, "date_start": start + timedelta(seconds=6)}
+    assert history.history_differences(later, answered) == [
+        ("start", start + timedelta(seconds=6), start)
+    ]
+    # Within a second, or later than ours: the same start.
+    assert history.history_differences({**base, "date_start": start + timedelta(seconds=1)},
+                                       answered) == []  # fmt: skip
+    assert history.history_differences({**base, "date_start": start - timedelta(seconds=5)},
+                                       answered) == []  # fmt: skip
+
+
 def test_every_adapter_tells_history_calls_the_same_way():
     call = HistoryCall("in_1", ev.INBOUND, "74957654321", "74951204567", "", T0, 0, "no_answer")
     for code in ("generic", "zadarma", "mango", "uis", "telfin"):

@@ -5,7 +5,7 @@ from markupsafe import Markup, escape
 from odoo import fields, models
 
 from .. import providers
-from ..callstate import states
+from ..callstate import machine, states
 
 HISTORY = providers.history
 
@@ -70,6 +70,7 @@ class CrmVoipCall(models.Model):
             changed = True
         differences = HISTORY.history_differences(
             {
+                "date_start": call.date_start,
                 "disposition": call.disposition,
                 "talk_seconds": call.talk_seconds,
                 "extension": call.extension,
@@ -93,6 +94,13 @@ class CrmVoipCall(models.Model):
         answerer = self._crm_voip_history_answerer(differences)
         if answerer:
             values.update(extension=answerer[0], user_id=answerer[1].id)
+        start = next((item[2] for item in differences if item[0] == "start"), None)
+        if start:
+            # The earliest start is the call's; its ring time follows, by the machine's rule.
+            values["date_start"] = start
+            times = {name: call[name] for name in ("date_start", "date_answer", "date_end")}
+            times["talk_seconds"] = values.get("talk_seconds", call.talk_seconds)
+            values.update(machine.timing_values(times, values))
         call.write(values)
         lines = Markup("<br/>").join(escape(line) for line in new_lines)
         call._message_log(
@@ -117,6 +125,13 @@ class CrmVoipCall(models.Model):
                 "Outcome: %(ours)s here, %(theirs)s in the PBX history (kept as it is).",
                 ours=dispositions.get(ours, ours or "-"),
                 theirs=dispositions.get(theirs, theirs),
+            )
+        if what == "start":
+            return self.env._(
+                "Started at %(ours)s here, %(theirs)s in the PBX history (corrected: the "
+                "earliest start, its first webhook never came).",
+                ours=fields.Datetime.to_string(ours),
+                theirs=fields.Datetime.to_string(theirs),
             )
         if what == "talk_seconds":
             return self.env._(

@@ -24,6 +24,9 @@ HISTORY_PROVIDER_EVENT = "call_history"
 #: history contradicting the events: they are measured by different clocks, and some
 #: PBXs round.
 TALK_TOLERANCE = 3
+#: Seconds by which the history's start may precede the events' before it says the call
+#: started earlier (the call's first webhook was lost).
+START_TOLERANCE = 1
 
 
 class UnusableHistoryCall(ValueError):
@@ -114,13 +117,17 @@ def history_raw(call):
 
 def history_differences(call, history_call):
     """Where a call the events completed and the history disagree: ``[(what, ours,
-    theirs)]``, ``what`` one of ``outcome``, ``talk_seconds``, ``extension``.
+    theirs)]``, ``what`` one of ``start``, ``outcome``, ``talk_seconds``, ``extension``.
 
-    ``call`` maps ``disposition``, ``talk_seconds`` and ``extension`` as logged.
+    ``call`` maps ``date_start`` (naive UTC), ``disposition``, ``talk_seconds`` and
+    ``extension`` as logged.
     """
     disposition, talk = history_outcome(history_call)
     ours = call.get("disposition") or ""
     differences = []
+    start = earlier_start(call.get("date_start"), history_call.started_at)
+    if start:
+        differences.append(("start", call["date_start"], start))
     if (ours == "answered") != (disposition == "answered"):
         differences.append(("outcome", ours, disposition))
         return differences  # the rest follows from the outcome
@@ -133,3 +140,15 @@ def history_differences(call, history_call):
     if theirs_extension and ours_extension and theirs_extension != ours_extension:
         differences.append(("extension", ours_extension, theirs_extension))
     return differences
+
+
+def earlier_start(ours, theirs):
+    """The history's start ``theirs`` (aware) as naive UTC when it is earlier than the
+    logged ``ours`` (naive UTC) by more than ``START_TOLERANCE``: the call's first webhook
+    never came, and the earliest start is the call's (the state machine's rule)."""
+    if not ours or not theirs:
+        return None
+    theirs = ev.ensure_utc(theirs).replace(tzinfo=None)
+    if (ours - theirs).total_seconds() > START_TOLERANCE:
+        return theirs
+    return None

@@ -197,6 +197,26 @@ class TestReconcileGeneric(ReconcileCommon):
         self.reconcile()
         self.assertEqual(len(call.message_ids), messages + 1)
 
+    def test_history_gives_the_start_the_lost_first_webhook_had(self):
+        """The call's first webhook never came (its events start 6 s late): the history's
+        start is the call's, and the ring time follows."""
+        start = self.ago(30).replace(microsecond=0)
+        deliveries = self.play(
+            "generic", "answered", caller=ROMASHKA_CALLER, answered_by="201",
+            talk_seconds=40, call_start=start + timedelta(seconds=6),
+        )  # fmt: skip
+        call_id = deliveries[0].event["call_id"]
+        call = self.calls_of(self.generic, call_id)
+        ring_from_webhooks = call.ring_seconds
+        self.sim.add_history(
+            "generic", "answered", caller=ROMASHKA_CALLER, answered_by="201",
+            talk_seconds=40, call_start=start, call_id=call_id,
+        )  # fmt: skip
+        self.reconcile()
+        self.assertEqual(call.date_start, start.replace(tzinfo=None))
+        self.assertEqual(call.ring_seconds, ring_from_webhooks + 6)
+        self.assertIn("the earliest start", call.history_difference)
+
     def test_history_names_who_talked_last(self):
         """A transfer whose second answer the webhooks missed: the PBX's history says
         Boris talked last, and the call becomes his (logged)."""
