@@ -401,11 +401,15 @@ def compare(truths, ids, log, users, routing):
             wrong.append("salesperson")
         if state == expected_state:
             if abs((ring or 0) - truth["ring_seconds"]) > 1:
-                if recovered or truth["provider"] in RING_UNREPORTED:
-                    # Neither the PBX's webhooks nor its history carry this ring time:
-                    # Odoo estimates it (see nothing_lost.md), counted apart.
+                lost_webhook = bool(truth.get("dropped") or truth.get("failed"))
+                if recovered or lost_webhook or truth["provider"] in RING_UNREPORTED:
+                    # Neither the PBX's webhooks nor its history carry this ring time (the
+                    # answer time came in a webhook lost for good, or never comes): Odoo
+                    # estimates it (see nothing_lost.md), counted apart.
                     checks["ring_estimated"] += 1
-                    origin = "recovered" if recovered else "webhooks"
+                    origin = (
+                        "recovered" if recovered else "lost webhook" if lost_webhook else "webhooks"
+                    )
                     reasons[f"ring time estimated: {truth['provider']} ({origin})"] += 1
                 else:
                     wrong.append("ring time")
@@ -603,7 +607,8 @@ def main():
     )
     say(
         f"ring times estimated, not compared: {checks['ring_estimated']} (a PBX whose webhooks "
-        "carry no answer time, or a recovered call: no PBX history gives the ring time)"
+        "carry no answer time, a call that lost a webhook for good, or a recovered call: no "
+        "PBX history gives the ring time)"
     )
     for reason, count in reasons.most_common(12):
         say(f"  x{count}: {reason}")
