@@ -241,3 +241,11 @@ def test_against_the_bridge_api(tmp_path):
             wrong.test_connection()
     finally:
         server.stop()
+
+
+def test_reads_call_history_with_the_bridge_url_and_secret():
+    adapter_class = get_adapter_class("asterisk")
+    assert not adapter_class({"secret": "s"}).reads_call_history()
+    assert adapter_class(
+        {"secret": "s", "base_url": "https://pbx.example:8089"}
+    ).reads_call_history()
