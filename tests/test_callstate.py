@@ -136,6 +136,19 @@ def test_a_transferred_call_ends_with_its_last_agent():
     assert call["date_answer"] == naive(5)
 
 
+def test_a_transfer_whose_first_answer_arrives_last_keeps_the_first_answer_time():
+    call = new_call()
+    play(
+        call,
+        event(ev.CALL_STARTED, 0, from_number="79161234567"),
+        event(ev.ANSWERED, 40, extension="102"),
+        event(ev.ANSWERED, 5, extension="101"),  # retried: it arrives after the transfer
+    )
+    assert call["user_id"] == BORIS and call["extension"] == "102"
+    assert call["date_answer"] == naive(5)
+    assert call["ring_seconds"] == 5
+
+
 def test_hang_up_without_answer_event_derives_the_answer_time():
     call = new_call()
     play(call, event(ev.ENDED, 100, disposition="answered", duration=30, extension="101"))

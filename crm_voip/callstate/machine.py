@@ -149,7 +149,9 @@ def _answer_values(call, event, occurred, user_id):
             values["extension"] = event.extension
         if user_id:
             values["user_id"] = user_id
-    if not call["date_answer"]:
+    if not call["date_answer"] or occurred < call["date_answer"]:
+        # The first answer ends the ringing, in whatever order the answers arrive (a
+        # transfer's first answer retried after its second).
         values["date_answer"] = occurred
     if states.RANK[call["state"]] < states.RANK[states.TALKING]:
         values["state"] = states.TALKING
