@@ -256,7 +256,13 @@ class CrmVoipProvider(models.Model):
         or ``None`` when it could not be logged."""
         if call and call.state in states.FINAL:
             return "corrected" if call._crm_voip_compare_history(history_call) else "known"
-        return self._crm_voip_apply_history_events(applier, call_events, bool(call))
+        outcome = self._crm_voip_apply_history_events(applier, call_events, bool(call))
+        if outcome == "completed":
+            # What its webhooks did say may still differ from the history (who talked
+            # last, when it started): the same comparison as for a call they completed.
+            call.invalidate_recordset()
+            call._crm_voip_compare_history(history_call)
+        return outcome
 
     def _crm_voip_webhook_env(self):
         """This account as the webhooks see it: their user, their company, their context,
