@@ -15,7 +15,6 @@ from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
 from .base import ConfigField, _lt
-from .errors import PermanentError
 from .events import OriginateResult, ensure_utc
 from .generic import SIGNATURE_HEADER, TIMESTAMP_HEADER, GenericWebhookAdapter, sign
 from .registry import register
@@ -140,16 +139,7 @@ class AsteriskBridgeAdapter(GenericWebhookAdapter):
             headers["Content-Type"] = "application/json"
         headers.update(self._signed_headers(method, url, body))
         response = self._request(method, url, data=body or None, headers=headers)
-        self._check_response(response, self._error_message(response))
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
-            raise PermanentError(f"{path}: the bridge answered with no JSON object")
-        if payload.get("status") == "error":
-            raise PermanentError(f"{path}: {str(payload.get('error') or 'request failed')[:200]}")
-        return payload
+        return self._json_reply(response, path, who="the bridge")
 
     def _download_headers(self, url):
         # Signed for the bridge only, never for another host.

@@ -337,13 +337,17 @@ class GenericWebhookAdapter(ProviderAdapter):
         response = self._request(
             method, url, params=params, json=json, headers=self._auth_headers()
         )
+        return self._json_reply(response, path)
+
+    def _json_reply(self, response, path, who="the PBX"):
+        """The JSON object a REST endpoint of this protocol answered, or a clear error."""
         self._check_response(response, self._error_message(response))
         try:
             payload = response.json()
         except ValueError:
             payload = None
         if not isinstance(payload, dict):
-            raise PermanentError(f"{path}: the PBX answered with no JSON object")
+            raise PermanentError(f"{path}: {who} answered with no JSON object")
         if payload.get("status") == "error":
             raise PermanentError(f"{path}: {str(payload.get('error') or 'request failed')[:200]}")
         return payload
